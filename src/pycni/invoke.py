@@ -1,0 +1,176 @@
+"""Running another plugin the way the reference library does: find it on CNI_PATH, exec it.
+
+Used for IPAM delegation (and by the runtime side). When the executable found is one of pycni's
+own launchers, the plugin runs in-process through skel.run() with the same stdin and environment:
+same inputs, same answer, one interpreter start saved. Errors carry the delegate's CNI code.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pycni.spec import errors as E
+from pycni.spec import gojson
+from pycni.spec.errors import CNIError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Mapping
+
+LAUNCHER_MARK = b"# pycni-plugin: "
+
+
+def find_in_path(plugin: str, paths: list[str]) -> str:
+    """FindInPath: the first regular file <dir>/<plugin> (symlinks followed, exec bit not checked)."""
+    if plugin == "":
+        raise CNIError(E.INTERNAL, "no plugin name provided")
+    if "/" in plugin:
+        raise CNIError(E.INTERNAL, f"invalid plugin name: {plugin}")
+    if not paths:
+        raise CNIError(E.INTERNAL, "no paths provided")
+    for d in paths:
+        full = os.path.join(d, plugin)
+        try:
+            if os.path.isfile(full):
+                return full
+        except OSError:
+            continue
+    raise CNIError(E.INTERNAL, f'failed to find plugin "{plugin}" in path [{" ".join(paths)}]')
+
+
+def split_path(cni_path: str) -> list[str]:
+    # Go's filepath.SplitList: "" is no entries; empty elements are kept.
+    return cni_path.split(os.pathsep) if cni_path else []
+
+
+def _own_module(path: str) -> str | None:
+    """The module name if `path` is a pycni launcher for a registered plugin."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    at = head.find(LAUNCHER_MARK)
+    if at < 0:
+        return None
+    name = head[at + len(LAUNCHER_MARK):].split(b"\n", 1)[0].strip().decode("ascii", "replace")
+    from pycni.plugins.registry import PLUGINS
+
+    return name if name in PLUGINS.values() else None
+
+
+def _run_in_process(module: str, env: dict[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, CNIError | None]:
+    import importlib
+    import sys
+
+    from pycni import skel
+
+    plugin = importlib.import_module(module).PLUGIN
+    outcome = skel.run(plugin, env, stdin, skel._same_netns)
+    if outcome.stderr:
+        sys.stderr.write(outcome.stderr)
+    return outcome.result, outcome.error
+
+
+def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes]:
+    import subprocess
+    import sys
+
+    for attempt in range(6):
+        try:
+            proc = subprocess.run([path], input=stdin, env=env, capture_output=True, check=False)
+            break
+        except OSError as exc:
+            if exc.errno == 26 and attempt < 5:  # ETXTBSY: the binary is still being written
+                import time
+
+                time.sleep(1)
+                continue
+            raise CNIError(E.INTERNAL, f"fork/exec {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+    if proc.returncode == 0 and proc.stderr:
+        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _error_from_output(rc: int, stdout: bytes, stderr: bytes) -> CNIError:
+    exit_err = f"exit status {rc}" if rc >= 0 else f"signal: {-rc}"
+    if stdout.strip():
+        try:
+            obj = gojson.loads(stdout)
+            if isinstance(obj, dict):
+                code = obj.get("code", 0)
+                return CNIError(code if isinstance(code, int) and not isinstance(code, bool) else 0,
+                                str(obj.get("msg", "")), str(obj.get("details", "") or ""))
+        except gojson.JSONSyntaxError:
+            pass
+        text = stdout.decode("utf-8", "replace")
+        return CNIError(E.UNKNOWN, f'netplugin failed but error parsing its diagnostic message "{text}": {exit_err}')
+    if stderr:
+        return CNIError(E.UNKNOWN, f'netplugin failed: "{stderr.decode("utf-8", "replace")}": {exit_err}')
+    return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")
+
+
+def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
+    """ExecPluginWithResult: missing/empty cniVersion takes the config's, then parse in that family."""
+    from pycni.skel import decode_config_version
+    from pycni.spec import result as R
+
+    conf_version = decode_config_version(netconf)
+    try:
+        raw = gojson.loads(stdout)
+    except gojson.JSONSyntaxError as exc:
+        raise CNIError(E.INTERNAL, f"failed to unmarshal raw result: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise CNIError(E.INTERNAL, "failed to unmarshal raw result: json: cannot unmarshal into map")
+    if raw.get("cniVersion", "") == "":
+        raw["cniVersion"] = conf_version
+    version = raw["cniVersion"]
+    if not isinstance(version, str):
+        raise CNIError(E.INTERNAL, "failed to unmarshal raw result: cniVersion is not a string")
+    try:
+        return R.parse(raw, version)
+    except R.ResultError as exc:
+        raise CNIError(E.INTERNAL, str(exc)) from None
+
+
+def delegate(plugin: str, command: str, stdin: bytes, env: Mapping[str, str], netconf: Any = None) -> dict[str, Any] | None:
+    """Run `plugin` with CNI_COMMAND=`command` (ADD returns its result; others return None).
+
+    The delegate gets the caller's whole environment with only CNI_COMMAND replaced, and the
+    caller's stdin bytes unchanged. Its CNIError is raised as it is (code kept).
+    """
+    path = find_in_path(plugin, split_path(env.get("CNI_PATH", "")))
+    child_env = dict(env)
+    child_env["CNI_COMMAND"] = command
+    module = _own_module(path)
+    if module is not None:
+        result, err = _run_in_process(module, child_env, stdin)
+        if err is not None:
+            raise err
+        return result if command == "ADD" else None
+    rc, out, errout = _exec(path, child_env, stdin)
+    if rc != 0:
+        raise _error_from_output(rc, out, errout)
+    if command != "ADD":
+        return None
+    return _result_from_stdout(out, netconf if netconf is not None else gojson.loads(stdin))
+
+
+def ipam_add(ipam_type: str, args: Any) -> dict[str, Any]:
+    """ExecAdd for a plugin's CmdArgs; the result converted to 1.1.0 (NewResultFromResult)."""
+    from pycni.spec import result as R
+
+    res = delegate(ipam_type, "ADD", args.stdin, args.env, args.conf)
+    if res is None:
+        res = {"cniVersion": "1.1.0"}
+    try:
+        return R.convert(res, "1.1.0")
+    except R.ResultError as exc:
+        raise CNIError(E.INTERNAL, str(exc)) from None
+
+
+def ipam_call(ipam_type: str, command: str, args: Any) -> None:
+    """ExecDel / ExecCheck / ExecStatus / GC for a plugin's CmdArgs."""
+    delegate(ipam_type, command, args.stdin, args.env, args.conf)

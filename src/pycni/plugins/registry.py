@@ -1,0 +1,10 @@
+"""The plugins pycni implements: executable name -> module. One line per plugin.
+
+install-plugins writes one launcher per entry; invoke runs a found launcher in-process.
+"""
+
+from __future__ import annotations
+
+PLUGINS: dict[str, str] = {
+    "static": "pycni.plugins.ipam.static",
+}

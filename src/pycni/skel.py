@@ -1,0 +1,331 @@
+"""The plugin side of the CNI protocol: environment + stdin in, result or error JSON out.
+
+`run()` is the dispatcher, pure apart from an injected netns probe: it takes the environment
+and the stdin bytes and returns an Outcome (result or CNIError). `main()` is the only place that
+reads the process environment and stdin and writes stdout / the exit status. The order of
+checks and every message follow the reference library's skel (HEAD), so runtimes see the same
+codes. In-process IPAM delegation calls `run()` directly and skips the JSON round trip.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pycni.spec import errors as E
+from pycni.spec import gojson
+from pycni.spec.errors import CNIError
+from pycni.spec.version import ALL, VersionError, at_least, go_quote, go_quote_list
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
+    Handler = Callable[["CmdArgs"], Any]
+
+
+class Plugin:
+    """What a plugin module exports: its name, supported versions and command handlers."""
+
+    __slots__ = ("name", "about", "versions", "add", "delete", "check", "gc", "status")
+
+    def __init__(
+        self,
+        name: str,
+        add: Handler,
+        delete: Handler,
+        check: Handler | None = None,
+        gc: Handler | None = None,
+        status: Handler | None = None,
+        versions: tuple[str, ...] = ALL,
+        about: str = "",
+    ) -> None:
+        self.name = name
+        self.add = add
+        self.delete = delete
+        self.check = check
+        self.gc = gc
+        self.status = status
+        self.versions = versions
+        from pycni import __version__
+
+        self.about = about or f"CNI {name} plugin pycni {__version__}"
+
+
+class CmdArgs:
+    """One invocation's parameters, as the reference's skel.CmdArgs, plus the env for delegation."""
+
+    __slots__ = ("command", "container_id", "netns", "ifname", "args", "path", "stdin", "env", "_conf")
+
+    def __init__(self, command: str, container_id: str, netns: str, ifname: str, args: str, path: str,
+                 stdin: bytes, env: Mapping[str, str], conf: Any) -> None:
+        self.command = command
+        self.container_id = container_id
+        self.netns = netns
+        self.ifname = ifname
+        self.args = args
+        self.path = path
+        self.stdin = stdin
+        self.env = env
+        self._conf = conf
+
+    @property
+    def conf(self) -> Any:
+        """The stdin JSON, already parsed once by the dispatcher."""
+        return self._conf
+
+
+class Outcome:
+    """The dispatcher's answer: an ADD result (already in the config's version), or an error."""
+
+    __slots__ = ("result", "error", "stderr", "printed_result")
+
+    def __init__(self, result: dict[str, Any] | None = None, error: CNIError | None = None,
+                 stderr: str = "", printed_result: bool = False) -> None:
+        self.result = result
+        self.error = error
+        self.stderr = stderr
+        self.printed_result = printed_result
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.error is not None else 0
+
+    def stdout(self) -> str:
+        from pycni.spec.result import to_json_obj
+
+        out = ""
+        if self.result is not None:
+            out = gojson.dumps(to_json_obj(self.result))
+        if self.error is not None:
+            out += gojson.dumps(self.error.to_json())
+        return out
+
+
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_FIRST_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NOT_GO_SPACE = frozenset("\x1c\x1d\x1e\x1f")  # Python calls these whitespace; Go does not
+
+
+def valid_name(s: str) -> bool:
+    """^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$ (container IDs and network names)."""
+    return bool(s) and s[0] in _FIRST_OK and all(c in _NAME_OK for c in s)
+
+
+def validate_container_id(cid: str) -> None:
+    if cid == "":
+        raise CNIError(E.UNKNOWN_CONTAINER, "missing containerID")
+    if not valid_name(cid):
+        raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, "invalid characters in containerID", cid)
+
+
+def validate_ifname(name: str) -> None:
+    if name == "":
+        raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, "interface name is empty")
+    if len(os.fsencode(name)) > 15:
+        raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, "interface name is too long",
+                       "interface name should be less than 16 characters")
+    if name in (".", ".."):
+        raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, "interface name is . or ..")
+    for ch in name:
+        if ch in "/:" or (ch.isspace() and ch not in _NOT_GO_SPACE):
+            raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES,
+                           "interface name contains / or : or whitespace characters")
+
+
+# (variable, commands that require it, validator)
+_VARS: tuple[tuple[str, frozenset[str], Any], ...] = (
+    ("CNI_COMMAND", frozenset(("ADD", "CHECK", "DEL", "GC", "STATUS")), None),
+    ("CNI_CONTAINERID", frozenset(("ADD", "CHECK", "DEL")), validate_container_id),
+    ("CNI_NETNS", frozenset(("ADD", "CHECK")), None),
+    ("CNI_IFNAME", frozenset(("ADD", "CHECK", "DEL")), validate_ifname),
+    ("CNI_ARGS", frozenset(), None),
+    ("CNI_PATH", frozenset(("ADD", "CHECK", "DEL", "GC", "STATUS")), None),
+)
+
+
+def decode_config_version(conf: Any) -> str:
+    """The library's DecodeVersion on an already-parsed config: "" or absent means 0.1.0."""
+    from pycni.spec.godecode import STRING, DecodeError, Struct, decode_struct
+
+    try:
+        d = decode_struct(conf, Struct("", [("cniVersion", STRING)]))
+    except DecodeError as exc:
+        raise CNIError(E.DECODING_FAILURE, f"decoding version from network config: {exc}") from None
+    return d.get("cniVersion") or "0.1.0"
+
+
+def _parse_stdin(stdin: bytes) -> Any:
+    from pycni.spec.godecode import STRING, DecodeError, Struct, _json_kind, decode_struct
+
+    try:
+        conf = gojson.loads(stdin)
+        if conf is None:  # JSON null leaves Go's struct empty
+            conf = {}
+        if not isinstance(conf, dict):
+            raise DecodeError(f"json: cannot unmarshal {_json_kind(conf)} into Go value of type "
+                              'struct { Name string "json:\\"name\\"" }')
+        name = decode_struct(conf, Struct("", [("name", STRING)])).get("name", "")
+    except (gojson.JSONSyntaxError, DecodeError) as exc:
+        raise CNIError(E.DECODING_FAILURE, f"error unmarshall network config: {exc}") from None
+    if name == "":
+        raise CNIError(E.INVALID_NETWORK_CONFIG, "missing network name")
+    if not valid_name(name):
+        raise CNIError(E.INVALID_NETWORK_CONFIG, "invalid characters found in network name", name)
+    return conf
+
+
+def _version_gate(conf: Any, minimum: str, cmd: str, versions: tuple[str, ...]) -> None:
+    cfg = decode_config_version(conf)
+    try:
+        if not at_least(cfg, minimum):
+            raise CNIError(E.INCOMPATIBLE_CNI_VERSION, f"config version does not allow {cmd}")
+        if not any(at_least(v, cfg) for v in versions):
+            raise CNIError(E.INCOMPATIBLE_CNI_VERSION, f"plugin version does not allow {cmd}")
+    except VersionError as exc:
+        raise CNIError(E.DECODING_FAILURE, str(exc)) from None
+
+
+def _reconcile(conf: Any, versions: tuple[str, ...]) -> str:
+    cfg = decode_config_version(conf)
+    if cfg not in versions:
+        raise CNIError(E.INCOMPATIBLE_CNI_VERSION, "incompatible CNI versions",
+                       f"config is {go_quote(cfg)}, plugin supports {go_quote_list(versions)}")
+    return cfg
+
+
+def version_reply(versions: tuple[str, ...]) -> str:
+    return gojson.dumps({"cniVersion": "1.1.0", "supportedVersions": list(versions)}, None) + "\n"
+
+
+def run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], bytes],
+        same_netns: Callable[[str], bool] | None = None) -> Outcome:
+    """Dispatch one call. `stdin` may be a callable so VERSION never reads it."""
+    try:
+        return _run(plugin, env, stdin, same_netns)
+    except CNIError as exc:
+        return Outcome(error=exc)
+
+
+def _run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], bytes],
+         same_netns: Callable[[str], bool] | None) -> Outcome:
+    cmd = env.get("CNI_COMMAND", "")
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for name, required_for, validate in _VARS:
+        val = env.get(name, "")
+        values[name] = val
+        if val == "":
+            if cmd in required_for or name == "CNI_COMMAND":
+                missing.append(name)
+        elif validate is not None and cmd in required_for:
+            validate(val)
+    if missing:
+        if cmd == "" and plugin.about:
+            about = f"{plugin.about}\nCNI protocol versions supported: {', '.join(plugin.versions)}\n"
+            return Outcome(stderr=about)
+        raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, f"required env variables [{','.join(missing)}] missing")
+
+    if cmd == "VERSION":
+        return _VersionOutcome(plugin)
+
+    try:
+        data = stdin() if callable(stdin) else stdin
+    except OSError as exc:
+        raise CNIError(E.IO_FAILURE, f"error reading from stdin: {exc}") from None
+    conf = _parse_stdin(data)
+    args = CmdArgs(cmd, values["CNI_CONTAINERID"], values["CNI_NETNS"], values["CNI_IFNAME"],
+                   values["CNI_ARGS"], values["CNI_PATH"], data, env, conf)
+
+    if cmd == "ADD":
+        cfg = _reconcile(conf, plugin.versions)
+        result = _call(plugin.add, args)
+        out = None
+        if result is not None:
+            from pycni.spec.result import ResultError, convert
+
+            try:
+                out = convert(result, cfg)
+            except ResultError as exc:
+                raise CNIError(E.INTERNAL, str(exc)) from None
+        outcome = Outcome(result=out)
+        _netns_check(values, env, same_netns, outcome)
+        return outcome
+    if cmd == "DEL":
+        _reconcile(conf, plugin.versions)
+        _call(plugin.delete, args)
+        outcome = Outcome()
+        _netns_check(values, env, same_netns, outcome)
+        return outcome
+    if cmd in ("CHECK", "GC", "STATUS"):
+        minimum = "0.4.0" if cmd == "CHECK" else "1.1.0"
+        _version_gate(conf, minimum, cmd, plugin.versions)
+        _reconcile(conf, plugin.versions)
+        handler = {"CHECK": plugin.check, "GC": plugin.gc, "STATUS": plugin.status}[cmd]
+        if handler is not None:
+            _call(handler, args)
+        return Outcome()
+    raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, f"unknown CNI_COMMAND: {cmd}")
+
+
+class _VersionOutcome(Outcome):
+    __slots__ = ("_text",)
+
+    def __init__(self, plugin: Plugin) -> None:
+        super().__init__()
+        self._text = version_reply(plugin.versions)
+
+    def stdout(self) -> str:
+        return self._text
+
+
+def _call(handler: Handler, args: CmdArgs) -> Any:
+    try:
+        return handler(args)
+    except CNIError:
+        raise
+    except (ValueError, OSError, LookupError) as exc:
+        # Plugin-logic failures that were not given a code: the reference wraps them in 999.
+        raise CNIError(E.INTERNAL, str(exc)) from None
+    except Exception as exc:  # a bug: still a CNI error on stdout, never a traceback there
+        sys.stderr.write(f"pycni: internal error in {handler.__qualname__}: {type(exc).__name__}: {exc}\n")
+        raise CNIError(E.INTERNAL, f"{type(exc).__name__}: {exc}") from None
+
+
+def _netns_check(values: dict[str, str], env: Mapping[str, str], same_netns: Callable[[str], bool] | None,
+                 outcome: Outcome) -> None:
+    override = env.get("CNI_NETNS_OVERRIDE", "")
+    if override.upper() == "TRUE" or override == "1" or same_netns is None:
+        return
+    if same_netns(values["CNI_NETNS"]):
+        outcome.error = CNIError(E.INVALID_NETNS, "plugin's netns and netns from CNI_NETNS should not be the same")
+
+
+def _same_netns(path: str) -> bool:
+    # An unopenable path is not an error here (as the reference): only a real match counts.
+    if not path:
+        return False
+    try:
+        a = os.stat(path)
+        b = os.stat("/proc/self/ns/net")
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def main(plugin: Plugin) -> None:
+    """Entry point of a plugin executable."""
+    try:
+        outcome = run(plugin, os.environ, lambda: sys.stdin.buffer.read(), _same_netns)
+        text = outcome.stdout()
+    except BaseException as exc:  # last line of defence: never a traceback on stdout
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            raise
+        outcome = Outcome(error=CNIError(E.INTERNAL, f"{type(exc).__name__}: {exc}"))
+        text = outcome.stdout()
+    if outcome.stderr:
+        sys.stderr.write(outcome.stderr)
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    sys.exit(outcome.exit_code)

@@ -1,0 +1,137 @@
+"""IP addresses and CIDRs with Go's `net` package semantics, as the reference plugins see them.
+
+An IP is a pair (family, integer) with family 4 or 6; IPv4-mapped IPv6 input is IPv4, as in Go.
+A CIDR keeps its host bits (types.IPNet does). Text forms match Go's String() methods.
+Pure: no I/O. Uses the C `_socket.inet_pton` (cheap to import; `ipaddress` is not).
+"""
+
+from __future__ import annotations
+
+import _socket
+
+IP = tuple[int, int]  # (4 or 6, value)
+
+_MAPPED = 0xFFFF << 32
+
+
+def parse_ip(s: str) -> IP | None:
+    """Go's net.ParseIP: dotted quad (no leading zeros) or IPv6 (no zone); else None."""
+    for ch in s:
+        if ch == ".":
+            return _parse4(s)
+        if ch == ":":
+            return _parse6(s)
+    return None
+
+
+def _parse4(s: str) -> IP | None:
+    try:
+        return (4, int.from_bytes(_socket.inet_pton(_socket.AF_INET, s), "big"))
+    except (OSError, ValueError, UnicodeError):
+        return None
+
+
+def _parse6(s: str) -> IP | None:
+    if "%" in s:
+        return None
+    try:
+        v = int.from_bytes(_socket.inet_pton(_socket.AF_INET6, s), "big")
+    except (OSError, ValueError, UnicodeError):
+        return None
+    if v >> 32 == 0xFFFF:
+        return (4, v & 0xFFFFFFFF)
+    return (6, v)
+
+
+def ip_str(ip: IP) -> str:
+    """Go's net.IP.String()."""
+    fam, v = ip
+    if fam == 4:
+        return f"{v >> 24}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}"
+    groups = [(v >> (112 - 16 * i)) & 0xFFFF for i in range(8)]
+    # The longest run (>= 2) of zero groups becomes "::"; the first one wins a tie.
+    best_at, best_len, i = -1, 1, 0
+    while i < 8:
+        if groups[i] == 0:
+            j = i
+            while j < 8 and groups[j] == 0:
+                j += 1
+            if j - i > best_len:
+                best_at, best_len = i, j - i
+            i = j
+        else:
+            i += 1
+    if best_at < 0:
+        return ":".join(f"{g:x}" for g in groups)
+    head = ":".join(f"{g:x}" for g in groups[:best_at])
+    tail = ":".join(f"{g:x}" for g in groups[best_at + best_len :])
+    return head + "::" + tail
+
+
+class CIDRError(ValueError):
+    pass
+
+
+def parse_cidr(s: str) -> tuple[IP, int]:
+    """Go's net.ParseCIDR, keeping the host bits: returns ((family, value), prefix length).
+
+    IPv4-mapped IPv6 becomes IPv4 with the prefix counted over the last 32 bits, as Go prints it.
+    Raises CIDRError("invalid CIDR address: <s>").
+    """
+    slash = s.find("/")
+    if slash < 0:
+        raise CIDRError(f"invalid CIDR address: {s}")
+    addr, mask = s[:slash], s[slash + 1 :]
+    if not mask or not mask.isascii() or not mask.isdigit() or len(mask) > 6:
+        raise CIDRError(f"invalid CIDR address: {s}")
+    plen = int(mask)
+    if ":" in addr:
+        if "%" in addr:
+            raise CIDRError(f"invalid CIDR address: {s}")
+        try:
+            v = int.from_bytes(_socket.inet_pton(_socket.AF_INET6, addr), "big")
+        except (OSError, ValueError, UnicodeError):
+            raise CIDRError(f"invalid CIDR address: {s}") from None
+        if plen > 128:
+            raise CIDRError(f"invalid CIDR address: {s}")
+        if v >> 32 == 0xFFFF:
+            return (4, v & 0xFFFFFFFF), max(0, plen - 96)
+        return (6, v), plen
+    ip = _parse4(addr)
+    if ip is None or plen > 32:
+        raise CIDRError(f"invalid CIDR address: {s}")
+    return ip, plen
+
+
+def cidr_str(ip: IP, plen: int) -> str:
+    return f"{ip_str(ip)}/{plen}"
+
+
+def bits(family: int) -> int:
+    return 32 if family == 4 else 128
+
+
+def network(ip: IP, plen: int) -> int:
+    """The network number (host bits cleared) as an integer."""
+    width = bits(ip[0])
+    return ip[1] >> (width - plen) << (width - plen) if plen else 0
+
+
+def contains(net_ip: IP, plen: int, ip: IP) -> bool:
+    """Go's IPNet.Contains: same family and same bits under the mask."""
+    if net_ip[0] != ip[0]:
+        return False
+    return network(net_ip, plen) == network(ip, plen)
+
+
+def canonical_cidr(s: str) -> str:
+    """Parse and re-print a CIDR the way Go's types.IPNet round-trips it."""
+    ip, plen = parse_cidr(s)
+    return cidr_str(ip, plen)
+
+
+def canonical_ip(s: str) -> str:
+    ip = parse_ip(s)
+    if ip is None:
+        raise ValueError(f"invalid IP address: {s}")
+    return ip_str(ip)

@@ -1,0 +1,69 @@
+"""The configuration keys every plugin shares (types.NetConf) and prevResult parsing.
+
+Pure: no I/O. Decoding follows Go's rules (see godecode).
+"""
+
+from __future__ import annotations
+
+from pycni.spec import result as R
+from pycni.spec.godecode import BOOL, OBJECT, STRING, Struct, decode_struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+IPAM = Struct("IPAM", [("type", STRING)], "types.IPAM")
+GC_ATTACHMENT = Struct("GCAttachment", [("containerID", STRING), ("ifname", STRING)], "types.GCAttachment")
+NETCONF = Struct(
+    "PluginConf",
+    [
+        ("cniVersion", STRING),
+        ("name", STRING),
+        ("type", STRING),
+        ("capabilities", ("map", BOOL, "map[string]bool")),
+        ("ipam", ("struct", IPAM)),
+        ("dns", ("struct", R.DNS)),
+        ("prevResult", OBJECT),
+        ("cni.dev/valid-attachments", ("list", ("struct", GC_ATTACHMENT), "[]types.GCAttachment")),
+    ],
+    "types.PluginConf",
+)
+
+
+def load_netconf(conf: Any) -> dict[str, Any]:
+    """types.NetConf decoding; raises DecodeError with Go's text."""
+    return decode_struct(conf, NETCONF)
+
+
+def parse_prev_result(raw: dict[str, Any] | None, conf_version: str) -> R.Result | None:
+    """version.ParsePrevResult: None when absent; else the result in the config's family.
+
+    The library injects the config version under "CNIVersion" when the key is missing or "",
+    re-marshals the map (sorted keys) and decodes it, so an explicit "cniVersion" still wins.
+    Raises R.ResultError("could not parse prevResult: ...").
+    """
+    if raw is None:
+        return None
+    work = dict(raw)
+    if "CNIVersion" not in work or work["CNIVersion"] == "":
+        work["CNIVersion"] = conf_version
+    ordered = {k: work[k] for k in sorted(work)}
+    try:
+        return R.parse(ordered, conf_version)
+    except R.ResultError as exc:
+        raise R.ResultError(f"could not parse prevResult: {exc}") from None
+
+
+def valid_attachments(conf: Any) -> list[tuple[str, str]] | None:
+    """GC's list of attachments to keep: cni.dev/valid-attachments, else cni.dev/attachments.
+
+    None when neither key is present (the caller decides what that means).
+    """
+    for key in ("cni.dev/valid-attachments", "cni.dev/attachments"):
+        if isinstance(conf, dict) and conf.get(key) is not None:
+            items = decode_struct({"x": conf[key]}, Struct("", [("x", ("list", ("struct", GC_ATTACHMENT),
+                                                                         "[]types.GCAttachment"))]))
+            return [(a.get("containerID", ""), a.get("ifname", "")) for a in items.get("x", [])]
+    return None
+
+

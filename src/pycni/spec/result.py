@@ -1,0 +1,379 @@
+"""CNI results: parsing per version family, conversion between every pair of versions, printing.
+
+A result is held as a JSON-shaped dict in its own version's layout with canonical strings
+(Go's IP/CIDR text). Three families, as in the reference library:
+  "1.x"  1.0.0, 1.1.0         interfaces / ips / routes / dns
+  "04x"  0.3.0, 0.3.1, 0.4.0  the same plus ips[].version; interfaces lack mtu/socketPath/pciID
+  "02x"  "", 0.1.0, 0.2.0     ip4 / ip6 {ip, gateway, routes} and dns
+Conversions follow the library's graph: 02x <-> 04x <-> 1.x (1.x to 02x goes through 0.4.0).
+pycni extension: a route may carry "weight" (an ECMP nexthop weight); it travels like mtu/advmss.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from pycni.spec import ipnet
+from pycni.spec.godecode import BOOL, INT, IP, IPNET, STRING, DecodeError, Struct, decode_struct  # noqa: F401
+from pycni.spec.version import go_quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+Result = dict  # a JSON-shaped result dict, see the module docstring
+
+FAMILY_VERSIONS = {
+    "1.x": ("1.0.0", "1.1.0"),
+    "04x": ("0.3.0", "0.3.1", "0.4.0"),
+    "02x": ("", "0.1.0", "0.2.0"),
+}
+
+
+def family(version: str) -> str | None:
+    for fam, versions in FAMILY_VERSIONS.items():
+        if version in versions:
+            return fam
+    return None
+
+
+class ResultError(ValueError):
+    pass
+
+
+# --- Go struct shapes (for decoding with Go's rules) -------------------------------------------
+
+DNS = Struct(
+    "DNS",
+    [
+        ("nameservers", ("list", STRING, "[]string")),
+        ("domain", STRING),
+        ("search", ("list", STRING, "[]string")),
+        ("options", ("list", STRING, "[]string")),
+    ],
+    gotype="types.DNS",
+)
+ROUTE = Struct(
+    "route",
+    [
+        ("dst", IPNET),
+        ("gw", IP),
+        ("mtu", INT),
+        ("advmss", INT),
+        ("priority", INT),
+        ("table", INT),
+        ("scope", INT),
+        ("weight", INT),
+    ],
+    gotype="types.Route",
+    fresh=True,
+)
+_IFACE_100 = Struct(
+    "Interface",
+    [("name", STRING), ("mac", STRING), ("mtu", INT), ("sandbox", STRING), ("socketPath", STRING), ("pciID", STRING)],
+    gotype="types100.Interface",
+)
+_IPC_100 = Struct("ipConfig", [("interface", INT), ("address", IPNET), ("gateway", IP)], "types100.IPConfig", True)
+_RESULT_100 = Struct(
+    "Result",
+    [
+        ("cniVersion", STRING),
+        ("interfaces", ("list", ("struct", _IFACE_100), "[]*types100.Interface")),
+        ("ips", ("list", ("struct", _IPC_100), "[]*types100.IPConfig")),
+        ("routes", ("list", ("struct", ROUTE), "[]*types.Route")),
+        ("dns", ("struct", DNS)),
+    ],
+)
+_IFACE_040 = Struct("Interface", [("name", STRING), ("mac", STRING), ("sandbox", STRING)], "types040.Interface")
+_IPC_040 = Struct(
+    "ipConfig", [("version", STRING), ("interface", INT), ("address", IPNET), ("gateway", IP)],
+    "types040.IPConfig", True,
+)
+_RESULT_040 = Struct(
+    "Result",
+    [
+        ("cniVersion", STRING),
+        ("interfaces", ("list", ("struct", _IFACE_040), "[]*types040.Interface")),
+        ("ips", ("list", ("struct", _IPC_040), "[]*types040.IPConfig")),
+        ("routes", ("list", ("struct", ROUTE), "[]*types.Route")),
+        ("dns", ("struct", DNS)),
+    ],
+)
+_IPC_020 = Struct(
+    "ipConfig",
+    [("ip", IPNET), ("gateway", IP), ("routes", ("list", ("struct", ROUTE), "[]types.Route"))],
+    "types020.IPConfig", True,
+)
+_RESULT_020 = Struct(
+    "Result",
+    [
+        ("cniVersion", STRING),
+        ("ip4", ("struct", _IPC_020)),
+        ("ip6", ("struct", _IPC_020)),
+        ("dns", ("struct", DNS)),
+    ],
+)
+_SHAPES = {"1.x": _RESULT_100, "04x": _RESULT_040, "02x": _RESULT_020}
+
+NIL = "<nil>"  # how Go prints an unset IPNet (a route or IP without its address)
+
+
+# --- canonical text ------------------------------------------------------------------------------
+
+
+def _cidr_text(v: Any) -> str:
+    return NIL if v is None else ipnet.cidr_str(v[0], v[1])
+
+
+def _route_out(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"dst": _cidr_text(r.get("dst"))}
+    if "gw" in r:
+        out["gw"] = ipnet.ip_str(r["gw"])
+    for k in ("mtu", "advmss", "priority"):
+        if r.get(k):
+            out[k] = r[k]
+    for k in ("table", "scope"):
+        if k in r:
+            out[k] = r[k]
+    if r.get("weight"):
+        out["weight"] = r["weight"]
+    return out
+
+
+def _dns_out(d: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not d:
+        return out
+    for k in ("nameservers", "domain", "search", "options"):
+        if d.get(k):
+            out[k] = list(d[k]) if k != "domain" else d[k]
+    return out
+
+
+def _iface_out(i: dict[str, Any]) -> dict[str, Any]:
+    # name is always printed; the other fields are omitempty in Go.
+    out: dict[str, Any] = {"name": i.get("name", "")}
+    out.update((k, v) for k, v in i.items() if k != "name" and v not in ("", 0))
+    return out
+
+
+def _ipc_out(c: dict[str, Any], with_version: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if with_version:
+        out["version"] = c.get("version", "")
+    if "interface" in c:
+        out["interface"] = c["interface"]
+    out["address"] = _cidr_text(c.get("address"))
+    if "gateway" in c:
+        out["gateway"] = ipnet.ip_str(c["gateway"])
+    return out
+
+
+def parse(obj: Any, version: str) -> Result:
+    """The library's create.Create(version, json): decode in `version`'s family, check cniVersion.
+
+    Raises ResultError with the library's text.
+    """
+    fam = family(version)
+    if fam is None:
+        raise ResultError(f"unsupported CNI result version {go_quote(version)}")
+    try:
+        d = decode_struct(obj, _SHAPES[fam])
+    except DecodeError as exc:
+        raise ResultError(str(exc)) from None
+    got = d.get("cniVersion", "")
+    if got not in FAMILY_VERSIONS[fam]:
+        supported = FAMILY_VERSIONS[fam]
+        listed = "[" + " ".join(supported) + "]"
+        raise ResultError(f"result type supports {listed} but unmarshalled CNIVersion is {go_quote(got)}")
+    out: Result = {"cniVersion": got or "0.1.0"}
+    if fam == "02x":
+        for key in ("ip4", "ip6"):
+            if key in d:
+                c = d[key]
+                ipc: dict[str, Any] = {"ip": _cidr_text(c.get("ip"))}
+                if "gateway" in c:
+                    ipc["gateway"] = ipnet.ip_str(c["gateway"])
+                if c.get("routes"):
+                    ipc["routes"] = [_route_out(r) for r in c["routes"]]
+                out[key] = ipc
+        out["dns"] = _dns_out(d.get("dns"))
+        return out
+    ifaces = d.get("interfaces") or []
+    if ifaces:
+        out["interfaces"] = [_iface_out(i) for i in ifaces]
+    if d.get("ips"):
+        out["ips"] = [_ipc_out(c, fam == "04x") for c in d["ips"]]
+    if d.get("routes"):
+        out["routes"] = [_route_out(r) for r in d["routes"]]
+    out["dns"] = _dns_out(d.get("dns"))
+    return out
+
+
+# --- conversion ----------------------------------------------------------------------------------
+
+
+def _is_v4_text(addr: str) -> bool:
+    # Canonical IPv4 text never contains ':'; Go's To4() on an unset IP is nil (so "not v4").
+    return addr != NIL and ":" not in addr
+
+
+def _copy_dns(d: dict[str, Any] | None) -> dict[str, Any]:
+    return _dns_out(d)
+
+
+def _100_to_04x(r: Result, to: str) -> Result:
+    out: Result = {"cniVersion": to}
+    if r.get("interfaces"):
+        out["interfaces"] = [
+            {k: i[k] for k in ("name", "mac", "sandbox") if k in i} for i in r["interfaces"]
+        ]
+    if r.get("ips"):
+        ips = []
+        for c in r["ips"]:
+            n: dict[str, Any] = {"version": "4" if _is_v4_text(c["address"].split("/")[0]) else "6"}
+            n.update({k: c[k] for k in ("interface", "address", "gateway") if k in c})
+            ips.append(n)
+        out["ips"] = ips
+    if r.get("routes"):
+        out["routes"] = [dict(rt) for rt in r["routes"]]
+    out["dns"] = _copy_dns(r.get("dns"))
+    return out
+
+
+def _04x_to_100(r: Result, to: str) -> Result:
+    out: Result = {"cniVersion": to}
+    if r.get("interfaces"):
+        out["interfaces"] = [dict(i) for i in r["interfaces"]]
+    if r.get("ips"):
+        out["ips"] = [{k: c[k] for k in ("interface", "address", "gateway") if k in c} for c in r["ips"]]
+    if r.get("routes"):
+        out["routes"] = [dict(rt) for rt in r["routes"]]
+    out["dns"] = _copy_dns(r.get("dns"))
+    return out
+
+
+def _04x_to_02x(r: Result, to: str) -> Result:
+    ip4: dict[str, Any] | None = None
+    ip6: dict[str, Any] | None = None
+    for c in r.get("ips") or []:
+        ver = c.get("version")
+        if ver == "4" and ip4 is None:
+            ip4 = {"ip": c["address"], **({"gateway": c["gateway"]} if "gateway" in c else {})}
+        elif ver == "6" and ip6 is None:
+            ip6 = {"ip": c["address"], **({"gateway": c["gateway"]} if "gateway" in c else {})}
+        if ip4 is not None and ip6 is not None:
+            break
+    for rt in r.get("routes") or []:
+        slim = {"dst": rt["dst"], **({"gw": rt["gw"]} if "gw" in rt else {})}
+        target = ip4 if _is_v4_text(rt["dst"].split("/")[0]) else ip6
+        if target is not None:
+            target.setdefault("routes", []).append(slim)
+    if ip4 is None and ip6 is None:
+        raise ResultError("cannot convert: no valid IP addresses")
+    out: Result = {"cniVersion": to}
+    if ip4 is not None:
+        out["ip4"] = ip4
+    if ip6 is not None:
+        out["ip6"] = ip6
+    out["dns"] = _copy_dns(r.get("dns"))
+    return out
+
+
+def _02x_to_04x(r: Result, to: str) -> Result:
+    out: Result = {"cniVersion": to}
+    ips, routes = [], []
+    for key, ver in (("ip4", "4"), ("ip6", "6")):
+        c = r.get(key)
+        if c is None:
+            continue
+        ips.append({"version": ver, "address": c["ip"], **({"gateway": c["gateway"]} if "gateway" in c else {})})
+        routes.extend(dict(rt) for rt in c.get("routes") or [])
+    if ips:
+        out["ips"] = ips
+    if routes:
+        out["routes"] = routes
+    out["dns"] = _copy_dns(r.get("dns"))
+    return out
+
+
+def _relabel(r: Result, to: str) -> Result:
+    out = dict(r)
+    out["cniVersion"] = to
+    return out
+
+
+def convert(r: Result, to: str) -> Result:
+    """Result.GetAsVersion(to): the library's conversion, with its errors."""
+    if to == "":
+        to = "0.1.0"
+    src = r.get("cniVersion") or "0.1.0"
+    if src == to:
+        return r
+    f_src, f_to = family(src), family(to)
+    if f_src is None or f_to is None or to == "":
+        raise ResultError(f"no converter for CNI result version {src} to {to}")
+    if f_src == f_to:
+        return _relabel(r, to)
+    if f_src == "1.x":
+        r04 = _100_to_04x(r, to if f_to == "04x" else "0.4.0")
+        return r04 if f_to == "04x" else _04x_to_02x(r04, to)
+    if f_src == "04x":
+        return _04x_to_100(r, to) if f_to == "1.x" else _04x_to_02x(r, to)
+    r04 = _02x_to_04x(r, to if f_to == "04x" else "0.4.0")
+    return r04 if f_to == "04x" else _04x_to_100(r04, to)
+
+
+# --- printing ------------------------------------------------------------------------------------
+
+
+def _sorted_deep(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _sorted_deep(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sorted_deep(i) for i in v]
+    return v
+
+
+def to_json_obj(r: Result) -> dict[str, Any]:
+    """The object the reference prints for this result (HEAD: 1.x keys sorted, empty dns dropped)."""
+    fam = family(r.get("cniVersion", ""))
+    if fam == "1.x":
+        out = {k: v for k, v in r.items() if v not in (None, [], {}) or k == "cniVersion"}
+        out.pop("dns", None) if not r.get("dns") else None
+        return _sorted_deep(out)
+    if fam == "04x":
+        ordered: dict[str, Any] = {"cniVersion": r["cniVersion"]}
+        for k in ("interfaces", "ips", "routes"):
+            if r.get(k):
+                ordered[k] = r[k]
+        ordered["dns"] = r.get("dns") or {}
+        return ordered
+    ordered = {"cniVersion": r.get("cniVersion", "0.1.0")}
+    for k in ("ip4", "ip6"):
+        if r.get(k) is not None:
+            ordered[k] = r[k]
+    ordered["dns"] = r.get("dns") or {}
+    return ordered
+
+
+def new_result(ips: list[dict[str, Any]], routes: list[dict[str, Any]], dns: dict[str, Any] | None,
+               interfaces: list[dict[str, Any]] | None = None) -> Result:
+    """A 1.1.0 result built by a plugin (entries already in canonical text)."""
+    r: Result = {"cniVersion": "1.1.0"}
+    if interfaces:
+        r["interfaces"] = interfaces
+    if ips:
+        r["ips"] = ips
+    if routes:
+        r["routes"] = routes
+    r["dns"] = _dns_out(dns)
+    return r
+
+
+def route_from_config(r: dict[str, Any]) -> dict[str, Any]:
+    """A decoded (godecode) route struct to result text."""
+    return _route_out(r)
+
+
+def dns_from_config(d: dict[str, Any] | None) -> dict[str, Any]:
+    return _dns_out(d)
