@@ -1,0 +1,283 @@
+"""`ptp`: a veth pair per container, routed point-to-point through the host (upstream HEAD).
+
+Recipe: IPAM ADD -> forwarding on -> veth in the container netns -> configure_iface (where ECMP
+routes become multipath routes) -> point-to-point routes via the gateway -> gateway addresses and
+host routes on the host end -> optional masquerade. DEL releases the IP first and succeeds when
+the namespace is already gone. Config: ipMasq, ipMasqBackend, mtu, ipam, dns, and pycni's `dad`.
+"""
+
+from __future__ import annotations
+
+from pycni.skel import CmdArgs, Plugin
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def _netconf_struct() -> Any:
+    from pycni.spec.godecode import BOOL, INT, STRING, Struct
+    from pycni.spec.netconf import NETCONF
+
+    return Struct("NetConf", NETCONF.fields + [("ipMasq", BOOL), ("ipMasqBackend", STRING), ("mtu", INT),
+                                               ("dad", STRING)], "main.NetConf")
+
+
+def load_conf(args: CmdArgs) -> dict[str, Any]:
+    from pycni.spec.godecode import DecodeError, decode_struct
+
+    try:
+        return decode_struct(args.conf, _netconf_struct())
+    except DecodeError as exc:
+        raise ValueError(f"failed to load netconf: {exc}") from None
+
+
+def dad_mode(conf: dict[str, Any], raw: Any) -> str:
+    """pycni extension: `"dad": "wait"|"skip"` in the plugin config or its ipam section."""
+    from pycni.ipam.configure import DAD_SKIP, DAD_WAIT
+
+    mode = conf.get("dad") or ((raw.get("ipam") or {}).get("dad") if isinstance(raw, dict) else None) or DAD_WAIT
+    if mode not in (DAD_WAIT, DAD_SKIP):
+        raise ValueError(f'invalid "dad" value {mode!r}: expected "wait" or "skip"')
+    return mode
+
+
+def enable_forward(ips: list[dict[str, Any]]) -> None:
+    from pycni.linux import sysctl
+
+    fams = {"6" if ":" in ipc["address"] else "4" for ipc in ips}
+    for fam in sorted(fams):
+        name = "net/ipv4/ip_forward" if fam == "4" else "net/ipv6/conf/all/forwarding"
+        try:
+            if sysctl.get(name).strip() != "1":
+                sysctl.set(name, "1")
+        except OSError as exc:
+            raise ValueError(f"Could not enable IP forwarding: {exc}") from None
+
+
+def _host_prefix(ip: str) -> str:
+    return f"{ip}/128" if ":" in ip else f"{ip}/32"
+
+
+def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: dict[str, Any], dad: str) -> dict[str, Any]:
+    """Runs inside the container netns. Returns the host interface entry."""
+    from socket import AF_INET, AF_INET6
+
+    from pycni.ipam.configure import configure_iface
+    from pycni.linux import link, route
+    from pycni.netlink import codec as c
+    from pycni.netlink.socket import NetlinkError
+
+    host, cont = link.setup_veth(args.ifname, "", mtu, "", f"/proc/self/fd/{host_fd}")
+    host_if = {"name": host.name, "mac": host.address or ""}
+    cont_if = {"name": cont.name, "mac": cont.address or "", "sandbox": args.netns}
+    for ipc in result["ips"]:
+        ipc["interface"] = 1
+    result["interfaces"] = [host_if, cont_if]
+    configure_iface(args.ifname, result, dad=dad)
+    for ipc in result["ips"]:
+        ip, plen = c.split_cidr(ipc["address"])
+        fam = AF_INET6 if ":" in ip else AF_INET
+        net = c.mask_ip(ip, plen)
+        gw = ipc.get("gateway")
+        try:
+            route.route_del(route.Route(family=fam, dst=net if plen else None, dst_len=plen, oif=cont.index))
+        except NetlinkError as exc:
+            raise ValueError(f"failed to delete route {net}/{plen}: {exc}") from None
+        if gw is None:
+            raise ValueError(f"ptp: IPAM returned no gateway for {ipc['address']}")
+        gw_len = 128 if fam == AF_INET6 else 32
+        for r in (
+            route.Route(family=fam, dst=gw, dst_len=gw_len, oif=cont.index, scope=c.RT_SCOPE_LINK, prefsrc=ip),
+            route.Route(family=fam, dst=net if plen else None, dst_len=plen, oif=cont.index, gateway=gw, prefsrc=ip),
+        ):
+            try:
+                route.route_add(r)
+            except NetlinkError as exc:
+                raise ValueError(f"failed to add route {r.dst_cidr}: {exc}") from None
+    return host_if
+
+
+def _setup_host(host_name: str, result: dict[str, Any]) -> None:
+    from pycni.linux import addr, link, route
+    from pycni.netlink import codec as c
+    from pycni.netlink.socket import ExistsError, NetlinkError
+
+    try:
+        veth = link.link_by_name(host_name)
+    except NetlinkError as exc:
+        raise ValueError(f'failed to lookup "{host_name}": {exc}') from None
+    for ipc in result["ips"]:
+        try:
+            addr.addr_add(veth.index, _host_prefix(ipc["gateway"]))
+        except ExistsError:
+            pass  # another IP of this container shares the gateway
+        except NetlinkError as exc:
+            raise ValueError(f"failed to add IP addr {ipc['gateway']} to veth: {exc}") from None
+        ip = ipc["address"].split("/")[0]
+        try:
+            route.route_add(route.make_route(_host_prefix(ip), oif=veth.index, scope=c.RT_SCOPE_HOST))
+        except ExistsError:
+            pass
+        except NetlinkError as exc:
+            raise ValueError(f"failed to add route on host: {exc}") from None
+
+
+def cmd_add(args: CmdArgs) -> dict[str, Any]:
+    import os
+
+    from pycni import invoke
+    from pycni.netlink.netns import NetNSError, check_netns_path, netns
+
+    conf = load_conf(args)
+    dad = dad_mode(conf, args.conf)
+    ipam_type = (conf.get("ipam") or {}).get("type", "")
+    result = invoke.ipam_add(ipam_type, args)
+    try:
+        if not result.get("ips"):
+            raise ValueError("IPAM plugin returned missing IP config")
+        enable_forward(result["ips"])
+        try:
+            check_netns_path(args.netns)
+        except NetNSError as exc:
+            raise ValueError(f'failed to open netns "{args.netns}": {exc}') from None
+        host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with netns(args.netns):
+                host_if = _setup_container(args, host_fd, conf.get("mtu", 0), result, dad)
+        finally:
+            os.close(host_fd)
+        _setup_host(host_if["name"], result)
+        if conf.get("ipMasq"):
+            from pycni.linux import ipmasq
+
+            ipmasq.setup(conf.get("ipMasqBackend"), [i["address"] for i in result["ips"]],
+                         conf.get("name", ""), args.ifname, args.container_id)
+    except BaseException:
+        try:
+            invoke.ipam_call(ipam_type, "DEL", args)
+        except Exception:
+            pass
+        raise
+    if conf.get("dns"):
+        from pycni.spec.result import dns_from_config
+
+        result["dns"] = dns_from_config(conf["dns"])
+    return result
+
+
+def _del_link_with_addrs(ifname: str) -> list[str]:
+    """DelLinkByNameAddr: delete ifname, returning its global unicast addresses (for masquerade)."""
+    from pycni.linux import addr, link
+    from pycni.netlink import codec as c
+
+    lk = link.link_by_name(ifname)
+    out = [f"{a.local or a.address}/{a.prefixlen}" for a in addr.addr_list(lk.index)
+           if a.scope == c.RT_SCOPE_UNIVERSE]
+    link.link_del(lk)
+    return out
+
+
+def cmd_del(args: CmdArgs) -> None:
+    from pycni import invoke
+    from pycni.netlink.netns import NSPathNotExistError, netns
+    from pycni.netlink.socket import LinkNotFoundError
+
+    conf = load_conf(args)
+    invoke.ipam_call((conf.get("ipam") or {}).get("type", ""), "DEL", args)
+    if args.netns == "":
+        return
+    try:
+        with netns(args.netns):
+            try:
+                addrs = _del_link_with_addrs(args.ifname)
+            except LinkNotFoundError:
+                addrs = []
+    except NSPathNotExistError:
+        return
+    if addrs and conf.get("ipMasq"):
+        from pycni.linux import ipmasq
+
+        ipmasq.teardown(addrs, conf.get("name", ""), args.ifname, args.container_id)
+
+
+def cmd_check(args: CmdArgs) -> None:
+    from pycni import invoke
+    from pycni.ipam.configure import check_iface
+    from pycni.netlink.netns import NetNSError, check_netns_path, netns
+    from pycni.spec.netconf import parse_prev_result
+    from pycni.spec.result import convert
+
+    conf = load_conf(args)
+    try:
+        check_netns_path(args.netns)
+    except NetNSError as exc:
+        raise ValueError(f'failed to open netns "{args.netns}": {exc}') from None
+    invoke.ipam_call((conf.get("ipam") or {}).get("type", ""), "CHECK", args)
+    if conf.get("prevResult") is None:
+        raise ValueError("ptp: Required prevResult missing")
+    result = convert(parse_prev_result(conf["prevResult"], conf.get("cniVersion", "")), "1.1.0")
+    cont = {}
+    for intf in result.get("interfaces") or []:
+        if intf.get("name") == args.ifname and intf.get("sandbox", "") == args.netns:
+            cont = intf
+    if cont.get("sandbox", "") != args.netns:
+        raise ValueError(f"Sandbox in prevResult {cont.get('sandbox', '')} doesn't match configured netns: {args.netns}")
+    with netns(args.netns):
+        _validate_container_interface(cont)
+        check_iface(args.ifname, result)
+
+
+def _validate_container_interface(intf: dict[str, Any]) -> None:
+    from pycni.linux import link
+    from pycni.netlink.socket import NetlinkError
+
+    name = intf.get("name", "")
+    if name == "":
+        raise ValueError(f"Container interface name missing in prevResult: {name}")
+    try:
+        lk = link.link_by_name(name)
+    except NetlinkError:
+        raise ValueError(f"ptp: Container Interface name in prevResult: {name} not found") from None
+    if not intf.get("sandbox"):
+        raise ValueError(f"ptp: Error: Container interface {name} should not be in host namespace")
+    if lk.kind != "veth":
+        raise ValueError(f"Error: Container interface {name} not of type veth/p2p")
+    if intf.get("mac") and intf["mac"].lower() != (lk.address or "").lower():
+        raise ValueError(f"ptp: Interface {name} Mac {intf['mac']} doesn't match container Mac: {lk.address}")
+
+
+def cmd_status(args: CmdArgs) -> None:
+    from pycni import invoke
+
+    conf = load_conf(args)
+    invoke.ipam_call((conf.get("ipam") or {}).get("type", ""), "STATUS", args)
+
+
+def cmd_gc(args: CmdArgs) -> None:
+    """Forward GC to the IPAM plugin (spec MUST) and drop stale nftables masquerade rules."""
+    from pycni import invoke
+    from pycni.spec.netconf import valid_attachments
+
+    conf = load_conf(args)
+    ipam_type = (conf.get("ipam") or {}).get("type", "")
+    if ipam_type:
+        invoke.ipam_call(ipam_type, "GC", args)
+    valid = valid_attachments(args.conf)
+    if valid is not None:
+        from pycni.linux import ipmasq
+
+        ipmasq.gc(conf.get("name", ""), valid)
+
+
+PLUGIN = Plugin("ptp", add=cmd_add, delete=cmd_del, check=cmd_check, gc=cmd_gc, status=cmd_status)
+
+
+def main() -> None:
+    from pycni.skel import main as skel_main
+
+    skel_main(PLUGIN)
+
+
+if __name__ == "__main__":
+    main()
