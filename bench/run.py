@@ -1,0 +1,301 @@
+"""The side-by-side benchmark suite: pycni's executables against the reference binaries.
+
+Whole-process timing (spawn to exit, as a runtime pays it), warm-up first, then N rounds that
+alternate pycni and reference runs so machine drift cancels. Writes bench/RESULTS.md and
+bench/results.json. Needs root for the namespace cases. Not a test: nothing here asserts a time.
+
+    sudo python3 bench/run.py [--runs 15] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REF = "/usr/lib/cni"
+
+
+def peak_rss_kib(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> int:
+    """Peak RSS of one run, measured by GNU time in its own small process.
+
+    wait4()'s ru_maxrss from this (large) Python process would be polluted: a spawned child's
+    high-water mark starts from the parent's memory it briefly shares before exec.
+    """
+    if not os.path.exists("/usr/bin/time"):
+        return 0
+    with tempfile.NamedTemporaryFile("r") as f:
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f.name] + argv, input=stdin, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        text = f.read().strip().splitlines()
+    return int(text[-1]) if text and text[-1].isdigit() else 0
+
+
+def spawn(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[float, int, int, bytes]:
+    """Run argv to completion: (seconds, exit status, 0, stdout). Memory: see peak_rss_kib."""
+    r, w = os.pipe()
+    out_r, out_w = os.pipe()
+    fa = [(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+          (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0),
+          (os.POSIX_SPAWN_CLOSE, w), (os.POSIX_SPAWN_CLOSE, out_r)]
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
+    os.close(r)
+    os.close(out_w)
+    os.write(w, stdin)
+    os.close(w)
+    chunks = []
+    while True:
+        b = os.read(out_r, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(out_r)
+    _, status = os.waitpid(pid, 0)
+    return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), 0, b"".join(chunks)
+
+
+class Case:
+    """One benchmark: a callable per side returning (seconds, peak KiB) for one iteration."""
+
+    def __init__(self, name: str, pycni, ref, note: str = "", rss=None) -> None:
+        # rss: optional (pycni argv+env+stdin, ref argv+env+stdin) for a peak-memory probe
+        self.name, self.pycni, self.ref, self.note, self.rss = name, pycni, ref, note, rss
+
+
+def measure(case: Case, runs: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
+        case.pycni()
+        if case.ref:
+            case.ref()
+    py, rf, py_mem, rf_mem = [], [], [], []
+    for _ in range(runs):
+        t, m = case.pycni()
+        py.append(t)
+        py_mem.append(m)
+        if case.ref:
+            t, m = case.ref()
+            rf.append(t)
+            rf_mem.append(m)
+    row = {"case": case.name, "note": case.note, "runs": runs, "pycni_ms": _stats(py)}
+    if rf:
+        row["ref_ms"] = _stats(rf)
+        row["ratio"] = row["pycni_ms"]["median"] / row["ref_ms"]["median"]
+    if case.rss:
+        row["pycni_rss_kib"] = peak_rss_kib(*case.rss[0])
+        if case.rss[1]:
+            row["ref_rss_kib"] = peak_rss_kib(*case.rss[1])
+    return row
+
+
+def _stats(xs: list[float]) -> dict:
+    ms = [x * 1000 for x in xs]
+    return {"median": statistics.median(ms), "min": min(ms), "max": max(ms)}
+
+
+# --- plugin invocations ---------------------------------------------------------------------------
+
+
+def env_for(command: str, netns: str = "/some/where", cid: str = "bench1", path: str = "") -> dict[str, str]:
+    return {"CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0",
+            "CNI_PATH": path, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def one(exe: str, env: dict[str, str], stdin: bytes = b"") -> tuple[float, int]:
+    t, rc, mem, out = spawn([exe], env, stdin)
+    if rc != 0:
+        raise RuntimeError(f"{exe} {env.get('CNI_COMMAND')} failed ({rc}): {out[:300]!r}")
+    return t, mem
+
+
+def in_netns(ns: str, exe: str, env: dict[str, str], stdin: bytes) -> tuple[float, int]:
+    # `ip netns exec` costs the same on both sides; it puts host-side objects in the bench's own netns.
+    t, rc, mem, out = spawn(["/usr/sbin/ip", "netns", "exec", ns, exe], env, stdin)
+    if rc != 0:
+        raise RuntimeError(f"{exe} {env.get('CNI_COMMAND')} in {ns} failed ({rc}): {out[:300]!r}")
+    return t, mem
+
+
+STATIC_CONF = {
+    "cniVersion": "1.0.0", "name": "bench", "type": "static",
+    "ipam": {"type": "static",
+             "addresses": [{"address": "10.10.0.2/24", "gateway": "10.10.0.1"},
+                           {"address": "fd10::2/64", "gateway": "fd10::1"}],
+             "routes": [{"dst": "0.0.0.0/0", "gw": "10.10.0.1"}, {"dst": "0.0.0.0/0", "gw": "10.10.0.254"}]},
+}
+
+
+def static_cases(pdir: str) -> list[Case]:
+    conf = json.dumps(STATIC_CONF).encode()
+    bare = [sys.executable, "-I", "-S", "-c", "pass"]
+    cases = [
+        Case("interpreter start (python -I -S -c pass)",
+             lambda: spawn(bare, {})[0:3:2], None, "the floor for any Python plugin",
+             rss=((bare, {}), None)),
+        Case("VERSION (static)", lambda: one(f"{pdir}/static", env_for("VERSION")),
+             lambda: one(f"{REF}/static", env_for("VERSION"))),
+        Case("static ADD", lambda: one(f"{pdir}/static", env_for("ADD", path=pdir), conf),
+             lambda: one(f"{REF}/static", env_for("ADD", path=REF), conf),
+             rss=(([f"{pdir}/static"], env_for("ADD", path=pdir), conf),
+                  ([f"{REF}/static"], env_for("ADD", path=REF), conf))),
+    ]
+    return cases
+
+
+class Netns:
+    def __init__(self, tag: str) -> None:
+        self.names: list[str] = []
+        self.tag = tag
+
+    def add(self, role: str) -> str:
+        name = f"pycni-bench-{self.tag}-{role}"
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.names.append(name)
+        return name
+
+    def cleanup(self) -> None:
+        for n in self.names:
+            subprocess.run(["ip", "netns", "del", n], capture_output=True, check=False)
+
+
+def cycle(ns_host: str, exe_dir: str, conf: bytes, netns_path: str, path: str) -> tuple[float, int]:
+    t1, m1 = in_netns(ns_host, f"{exe_dir}/{json.loads(conf)['type']}", env_for("ADD", netns_path, path=path), conf)
+    t2, m2 = in_netns(ns_host, f"{exe_dir}/{json.loads(conf)['type']}", env_for("DEL", netns_path, path=path), conf)
+    return t1 + t2, max(m1, m2)
+
+
+def chain_cases(pdir: str, nets: Netns) -> list[Case]:
+    host = nets.add("host")
+    cont = nets.add("c1")
+    cpath = f"/var/run/netns/{cont}"
+    ptp = dict(STATIC_CONF, type="ptp", name="benchptp")
+    ptp["ipam"] = dict(STATIC_CONF["ipam"], addresses=[{"address": "10.10.0.2/24", "gateway": "10.10.0.1"}],
+                       routes=[{"dst": "0.0.0.0/0", "gw": "10.10.0.1"}])
+    ptp_b = json.dumps(ptp).encode()
+    cases = [Case("ptp + static ADD+DEL (namespace)",
+                  lambda: cycle(host, pdir, ptp_b, cpath, pdir), lambda: cycle(host, REF, ptp_b, cpath, REF),
+                  "IPv4 only, so neither side waits for IPv6 DAD")]
+    from pycni.plugins.registry import PLUGINS
+
+    if "bridge" in PLUGINS and "host-local" in PLUGINS:
+        data = tempfile.mkdtemp(prefix="pycni-bench-hl-")
+        br = {"cniVersion": "1.0.0", "name": "benchbr", "type": "bridge", "bridge": "benchbr0", "isGateway": True,
+              "ipam": {"type": "host-local", "dataDir": data, "ranges": [[{"subnet": "10.20.0.0/16"}]]}}
+        br_b = json.dumps(br).encode()
+        cases.append(Case("bridge + host-local ADD+DEL (namespace)",
+                          lambda: cycle(host, pdir, br_b, cpath, pdir), lambda: cycle(host, REF, br_b, cpath, REF)))
+    return cases
+
+
+def parallel_case(pdir: str, nets: Netns, n: int = 100) -> list[dict]:
+    """n ADDs on one bridge + host-local network at once, then n DELs: wall time and peak RSS."""
+    from pycni.plugins.registry import PLUGINS
+
+    if not ("bridge" in PLUGINS and "host-local" in PLUGINS):
+        return []
+    host = nets.add("phost")
+    conts = [nets.add(f"p{i}") for i in range(n)]
+    rows = []
+    for side, d in (("pycni", pdir), ("reference", REF)):
+        data = tempfile.mkdtemp(prefix="pycni-bench-par-")
+        conf = json.dumps({"cniVersion": "1.0.0", "name": "benchpar", "type": "bridge", "bridge": "benchpar0",
+                           "isGateway": True, "ipam": {"type": "host-local", "dataDir": data,
+                                                       "ranges": [[{"subnet": "10.30.0.0/16"}]]}}).encode()
+        for cmd in ("ADD", "DEL"):
+            procs = []
+            t0 = time.perf_counter()
+            for i, c in enumerate(conts):
+                env = env_for(cmd, f"/var/run/netns/{c}", cid=f"par{i}", path=d)
+                p = subprocess.Popen(["ip", "netns", "exec", host, f"{d}/bridge"], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                p.stdin.write(conf)
+                p.stdin.close()
+                procs.append(p)
+            outs = []
+            for p in procs:
+                outs.append(p.stdout.read())
+                p.wait()
+            wall = time.perf_counter() - t0
+            ok = sum(1 for p in procs if p.returncode == 0)
+            distinct = len({json.loads(o)["ips"][0]["address"] for o in outs if o.strip()}) if cmd == "ADD" else None
+            rows.append({"side": side, "command": cmd, "n": n, "wall_s": wall, "ok": ok, "distinct": distinct})
+        shutil.rmtree(data, ignore_errors=True)
+    return rows
+
+
+def write_results(rows: list[dict], par: list[dict], extra: list[str]) -> None:
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "python": platform.python_version(),
+            "kernel": platform.release(), "cpus": os.cpu_count(), "reference": "Debian containernetworking-plugins"}
+    with open(os.path.join(HERE, "results.json"), "w") as f:
+        json.dump({"meta": meta, "cases": rows, "parallel": par}, f, indent=2)
+    lines = ["# pycni benchmark results", "",
+             f"{meta['date']}, Python {meta['python']}, kernel {meta['kernel']}, {meta['cpus']} CPUs. "
+             "Whole-process times in ms (median, min–max), pycni and reference runs alternated in one session. "
+             "Reproduce: `sudo python3 bench/run.py`.", "",
+             "| case | pycni ms | reference ms | ratio | pycni RSS KiB | ref RSS KiB | note |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p = r["pycni_ms"]
+        rf = r.get("ref_ms")
+        lines.append(
+            f"| {r['case']} | {p['median']:.1f} ({p['min']:.1f}–{p['max']:.1f}) | "
+            + (f"{rf['median']:.1f} ({rf['min']:.1f}–{rf['max']:.1f}) | {r['ratio']:.2f}× | " if rf else "– | – | ")
+            + f"{r.get('pycni_rss_kib', '–')} | {r.get('ref_rss_kib', '–')} | {r['note']} |")
+    if par:
+        lines += ["", "## 100 parallel ADDs, then 100 DELs (bridge + host-local, one network)", "",
+                  "| side | command | wall s | succeeded | distinct IPs |", "|---|---|---|---|---|"]
+        for p in par:
+            lines.append(f"| {p['side']} | {p['command']} | {p['wall_s']:.2f} | {p['ok']}/{p['n']} | "
+                         f"{p['distinct'] if p['distinct'] is not None else '–'} |")
+    lines += extra
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="fewer runs, no parallel case")
+    a = ap.parse_args()
+    runs = 5 if a.quick else a.runs
+    from pycni.cli.install import install
+
+    pdir = tempfile.mkdtemp(prefix="pycni-bench-bin-")
+    install(pdir)
+    nets = Netns(os.urandom(2).hex())
+    rows: list[dict] = []
+    par: list[dict] = []
+    try:
+        for case in static_cases(pdir):
+            rows.append(measure(case, runs))
+            print(rows[-1], flush=True)
+        if os.geteuid() == 0:
+            for case in chain_cases(pdir, nets):
+                rows.append(measure(case, runs))
+                print(rows[-1], flush=True)
+            if not a.quick:
+                par = parallel_case(pdir, nets)
+                print(par, flush=True)
+    finally:
+        nets.cleanup()
+        shutil.rmtree(pdir, ignore_errors=True)
+    extra = []
+    hl = os.path.join(HERE, "RESULTS-host-local.md")
+    if os.path.exists(hl):
+        extra = ["", "host-local at scale: see [RESULTS-host-local.md](RESULTS-host-local.md) "
+                 "(`python3 bench/host_local_scale.py`)."]
+    write_results(rows, par, extra)
+    print(f"wrote {os.path.join(HERE, 'RESULTS.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
