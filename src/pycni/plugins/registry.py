@@ -7,4 +7,7 @@ from __future__ import annotations
 
 PLUGINS: dict[str, str] = {
     "static": "pycni.plugins.ipam.static",
+    "ptp": "pycni.plugins.main.ptp",
+    "loopback": "pycni.plugins.main.loopback",
+    "bridge": "pycni.plugins.main.bridge",
 }
