@@ -24,7 +24,7 @@ CHAIN = "masq_checks"
 COMMENT_MAX = 128  # knftables' limit
 
 
-class IPMasqError(RuntimeError):
+class IPMasqError(ValueError):
     pass
 
 

@@ -30,7 +30,7 @@ THREAD_NS = "/proc/thread-self/ns/net"
 _libc: Any = None
 
 
-class NetNSError(Exception):
+class NetNSError(ValueError):
     """A namespace could not be checked, opened or entered."""
 
 

@@ -98,7 +98,7 @@ def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: dict[str, An
     return host_if
 
 
-def _setup_host(host_name: str, result: dict[str, Any]) -> None:
+def _setup_host(host_name: str, result: dict[str, Any], dad: str) -> None:
     from pycni.linux import addr, link, route
     from pycni.netlink import codec as c
     from pycni.netlink.socket import ExistsError, NetlinkError
@@ -108,8 +108,11 @@ def _setup_host(host_name: str, result: dict[str, Any]) -> None:
     except NetlinkError as exc:
         raise ValueError(f'failed to lookup "{host_name}": {exc}') from None
     for ipc in result["ips"]:
+        gw = ipc["gateway"]
+        # With "dad": "skip" the host end's IPv6 gateway address skips DAD too.
+        flags = c.IFA_F_NODAD if dad == "skip" and ":" in gw else 0
         try:
-            addr.addr_add(veth.index, _host_prefix(ipc["gateway"]))
+            addr.addr_add(veth.index, _host_prefix(gw), flags=flags)
         except ExistsError:
             pass  # another IP of this container shares the gateway
         except NetlinkError as exc:
@@ -147,7 +150,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
                 host_if = _setup_container(args, host_fd, conf.get("mtu", 0), result, dad)
         finally:
             os.close(host_fd)
-        _setup_host(host_if["name"], result)
+        _setup_host(host_if["name"], result, dad)
         if conf.get("ipMasq"):
             from pycni.linux import ipmasq
 
