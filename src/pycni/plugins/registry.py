@@ -10,4 +10,6 @@ PLUGINS: dict[str, str] = {
     "ptp": "pycni.plugins.main.ptp",
     "loopback": "pycni.plugins.main.loopback",
     "bridge": "pycni.plugins.main.bridge",
+    "portmap": "pycni.plugins.meta.portmap",
+    "firewall": "pycni.plugins.meta.firewall",
 }

@@ -1,0 +1,388 @@
+"""Small shared helpers for netfilter: iptables/ip6tables and nft commands, and conntrack flushing.
+
+The reference plugins drive iptables through go-iptables and nftables through knftables, i.e. by running
+the `iptables`, `ip6tables` and `nft` programs; so does this module, in the netns of the calling thread.
+Error texts follow those libraries ("running [...]: exit status N: ..."), so plugin errors read the same.
+UDP conntrack flushing speaks ctnetlink directly (as the reference's netlink library does): there is no
+`conntrack` program to rely on. Imported only by the plugins that need it (it pulls in subprocess).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
+
+
+class NetfilterError(ValueError):
+    """A failed netfilter operation (a plain plugin error: CNI code 999)."""
+
+
+class ExecNotFoundError(NetfilterError):
+    """The program is not on $PATH; str() is Go's exec.LookPath text."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(f'exec: "{prog}": executable file not found in $PATH')
+
+
+def _lookpath(prog: str) -> str:
+    path = shutil.which(prog)
+    if path is None:
+        raise ExecNotFoundError(prog)
+    return path
+
+
+def go_list(items: Iterable[object]) -> str:
+    """Go's %v / %s of a []string (and, nested, of a [][]string)."""
+    parts = []
+    for i in items:
+        parts.append(go_list(i) if isinstance(i, (list, tuple)) else str(i))
+    return "[" + " ".join(parts) + "]"
+
+
+# --- iptables (go-iptables semantics) ------------------------------------------------------------
+
+_NOT_EXIST = (
+    "Bad rule (does a matching rule exist in that chain?).\n",
+    "No chain/target/match by that name.\n",
+    "No such file or directory",
+    "does not exist",
+)
+
+
+class IPTablesError(NetfilterError):
+    """A non-zero exit of iptables/ip6tables."""
+
+    def __init__(self, argv: list[str], status: int, stderr: str) -> None:
+        super().__init__(f"running {go_list(argv)}: exit status {status}: {stderr}")
+        self.argv = argv
+        self.exit_status = status
+        self.stderr = stderr
+
+    def is_not_exist(self) -> bool:
+        return any(p in self.stderr for p in _NOT_EXIST)
+
+
+class IPTables:
+    """One protocol's iptables program. Construction fails like iptables.NewWithProtocol when it is absent."""
+
+    __slots__ = ("v6", "prog", "path")
+
+    def __init__(self, v6: bool) -> None:
+        self.v6 = v6
+        self.prog = "ip6tables" if v6 else "iptables"
+        self.path = _lookpath(self.prog)
+
+    @property
+    def proto(self) -> int:
+        """go-iptables' Protocol value (0 IPv4, 1 IPv6), as upstream prints it in some errors."""
+        return 1 if self.v6 else 0
+
+    def run(self, *args: str) -> str:
+        # go-iptables appends --wait (iptables >= 1.4.20) after the arguments.
+        argv = [self.path, *args, "--wait"]
+        p = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if p.returncode != 0:
+            raise IPTablesError(argv, p.returncode, p.stderr)
+        return p.stdout
+
+    def _bool(self, *args: str) -> bool:
+        try:
+            self.run(*args)
+        except IPTablesError as exc:
+            if exc.exit_status == 1:
+                return False
+            raise
+        return True
+
+    def exists(self, table: str, chain: str, rule: list[str]) -> bool:
+        return self._bool("-t", table, "-C", chain, *rule)
+
+    def chain_exists(self, table: str, chain: str) -> bool:
+        return self._bool("-t", table, "-S", chain, "1")
+
+    def insert(self, table: str, chain: str, pos: int, rule: list[str]) -> None:
+        self.run("-t", table, "-I", chain, str(pos), *rule)
+
+    def append(self, table: str, chain: str, rule: list[str]) -> None:
+        self.run("-t", table, "-A", chain, *rule)
+
+    def delete(self, table: str, chain: str, rule: list[str]) -> None:
+        self.run("-t", table, "-D", chain, *rule)
+
+    def append_unique(self, table: str, chain: str, rule: list[str]) -> None:
+        if not self.exists(table, chain, rule):
+            self.append(table, chain, rule)
+
+    def insert_unique(self, table: str, chain: str, prepend: bool, rule: list[str]) -> None:
+        """utils.InsertUnique: add the rule unless present, at position 1 or at the end."""
+        if self.exists(table, chain, rule):
+            return
+        if prepend:
+            self.insert(table, chain, 1, rule)
+        else:
+            self.append(table, chain, rule)
+
+    def list(self, table: str, chain: str) -> list[str]:
+        """`-S chain` lines (without the trailing empty line)."""
+        out = self.run("-t", table, "-S", chain).split("\n")
+        if out and out[-1] == "":
+            out.pop()
+        return out
+
+    def new_chain(self, table: str, chain: str) -> None:
+        self.run("-t", table, "-N", chain)
+
+    def ensure_chain(self, table: str, chain: str) -> None:
+        """utils.EnsureChain: create unless present (a racing creator is fine)."""
+        try:
+            exists = self.chain_exists(table, chain)
+        except IPTablesError as exc:
+            raise NetfilterError(f"failed to check iptables chain existence: {exc}") from None
+        if not exists:
+            try:
+                self.new_chain(table, chain)
+            except IPTablesError as exc:
+                if exc.exit_status != 1:
+                    raise
+
+    def clear_and_delete_chain(self, table: str, chain: str) -> None:
+        if not self.chain_exists(table, chain):
+            return
+        self.run("-t", table, "-F", chain)
+        self.run("-t", table, "-X", chain)
+
+    def delete_rule(self, table: str, chain: str, rule: list[str]) -> None:
+        """utils.DeleteRule: delete, treating a missing rule or chain as done."""
+        try:
+            self.delete(table, chain, rule)
+        except IPTablesError as exc:
+            if exc.is_not_exist() or exc.exit_status == 2:
+                return
+            raise NetfilterError(f"Failed to delete referring rule {table} {chain}: {exc}") from None
+
+
+def supports_iptables() -> bool:
+    """utils.SupportsIPTables: iptables exists and can query the filter table."""
+    try:
+        IPTables(False).chain_exists("filter", "INPUT")
+    except NetfilterError:
+        return False
+    return True
+
+
+# --- nft (knftables semantics) ---------------------------------------------------------------------
+
+
+class NftError(NetfilterError):
+    """A failed nft run; `not_found` / `exists` as knftables' IsNotFound / IsAlreadyExists."""
+
+    def __init__(self, msg: str, not_found: bool = False, exists: bool = False) -> None:
+        super().__init__(msg)
+        self.not_found = not_found
+        self.exists = exists
+
+
+def _nft_error(stderr: str, fallback: str) -> NftError:
+    msg = stderr or fallback
+    first = msg.split("\n", 1)[0]
+    return NftError(msg.rstrip("\n"), not_found="No such file or directory" in first, exists="File exists" in first)
+
+
+def nft_path() -> str:
+    try:
+        return _lookpath("nft")
+    except ExecNotFoundError as exc:
+        raise NftError(f"could not find nftables binary: {exc}") from None
+
+
+def nft(args: list[str], script: str | None = None) -> str:
+    """Run nft with args (and `script` on stdin); NftError with nft's stderr on failure."""
+    argv = [nft_path(), *args]
+    p = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise _nft_error(p.stderr, f"exit status {p.returncode}")
+    return p.stdout
+
+
+def nft_run(script: str) -> None:
+    """One atomic transaction (`nft -f -`)."""
+    nft(["-f", "-"], script)
+
+
+def nft_str(s: str) -> str:
+    """A quoted nft string (knftables writes Go's %q; CNI names and IDs never need escapes)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def nft_list_rules(family: str, table: str, chain: str) -> list[tuple[int, str | None]]:
+    """knftables ListRules: (handle, comment) of the chain's rules, in order.
+
+    NftError with not_found=True when the table or chain is absent.
+    """
+    nft_path()  # a missing nft is reported as such, not as a failed run
+    try:
+        out = nft(["--json", "list", "chain", family, table, chain])
+    except NftError as exc:
+        raise NftError(f"failed to run nft: {exc}", exc.not_found, exc.exists) from None
+    from pycni.spec import gojson
+
+    try:
+        items = gojson.loads(out).get("nftables") or []
+    except (gojson.JSONSyntaxError, AttributeError) as exc:
+        raise NftError(f"unable to parse JSON output: could not parse nft output: {exc}") from None
+    rules = []
+    for item in items:
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if isinstance(rule, dict):
+            comment = rule.get("comment")
+            rules.append((int(rule.get("handle", 0)), comment if isinstance(comment, str) else None))
+    return rules
+
+
+def supports_nftables() -> bool:
+    """utils.SupportsNFTables: knftables' sanity checks (nft >= 1.0.1, and allowed to add a table)."""
+    try:
+        ver = nft(["--version"])
+        if ver.startswith("nftables v0.") or ver.startswith("nftables v1.0.0 "):
+            return False
+        try:
+            nft(["--check", "-f", "-"], 'add table ip supports_nftables_test { comment "test" ; }\n')
+        except NftError:
+            nft(["--check", "-f", "-"], "add table ip supports_nftables_test\n")
+    except NetfilterError:
+        return False
+    return True
+
+
+# --- conntrack (ctnetlink) -----------------------------------------------------------------------
+
+NETLINK_NETFILTER = 12
+NFNL_SUBSYS_CTNETLINK = 1
+IPCTNL_MSG_CT_GET = 1
+IPCTNL_MSG_CT_DELETE = 2
+CTA_TUPLE_ORIG = 1
+CTA_TUPLE_PROTO = 2
+CTA_PROTO_NUM = 1
+CTA_PROTO_DST_PORT = 3
+PROTO_TCP = 6
+PROTO_UDP = 17
+PROTO_SCTP = 132
+
+
+def _ct_matches(attrs_data: bytes, proto: int, port: int) -> bool:
+    from pycni.netlink import codec as c
+
+    for atype, data in c.parse_attrs(attrs_data):
+        if atype != CTA_TUPLE_ORIG:
+            continue
+        for ttype, tdata in c.parse_attrs(data):
+            if ttype != CTA_TUPLE_PROTO:
+                continue
+            num = dport = None
+            for ptype, pdata in c.parse_attrs(tdata):
+                if ptype == CTA_PROTO_NUM and pdata:
+                    num = pdata[0]
+                elif ptype == CTA_PROTO_DST_PORT and len(pdata) >= 2:
+                    dport = int.from_bytes(pdata[:2], "big")
+            return num == proto and dport == port
+    return False
+
+
+def delete_conntrack_dst_port(port: int, proto: int, family: int) -> int:
+    """utils.DeleteConntrackEntriesForDstPort: drop the conntrack entries of `family` whose original
+    destination port and protocol match. Returns how many were deleted."""
+    import errno
+    import os
+    import socket
+    import sys
+
+    from pycni.netlink import codec as c
+
+    def _err(exc: BaseException) -> NetfilterError:
+        return NetfilterError(f"error deleting connection tracking state for protocol: {proto} Port: {port}, "
+                              f"error: {exc}")
+
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+    except OSError as exc:
+        raise _err(exc) from None
+    with sock:
+        sock.settimeout(10.0)
+        sock.bind((0, 0))
+        pid = sock.getsockname()[0]
+        nfgen = bytes((family, 0, 0, 0))
+        seq = 1
+
+        def send(msg_type: int, flags: int, payload: bytes) -> None:
+            sock.send(c.pack_msg((NFNL_SUBSYS_CTNETLINK << 8) | msg_type, flags | c.NLM_F_REQUEST, seq, payload, pid))
+
+        def collect() -> list[c.NlMsg]:
+            out: list[c.NlMsg] = []
+            while True:
+                data = sock.recv(1 << 17)
+                for m in c.parse_messages(data):
+                    if m.seq != seq:
+                        continue
+                    if m.type == c.NLMSG_ERROR:
+                        err, _ = c.parse_error(m)
+                        if err:
+                            raise OSError(err, os.strerror(err))
+                        return out
+                    if m.type == c.NLMSG_DONE:
+                        return out
+                    out.append(m)
+
+        try:
+            send(IPCTNL_MSG_CT_GET, c.NLM_F_DUMP, nfgen)
+            flows = [m.payload[4:] for m in collect()
+                     if len(m.payload) >= 4 and _ct_matches(m.payload[4:], proto, port)]
+        except (OSError, c.CodecError) as exc:
+            raise _err(exc) from None
+        deleted = 0
+        for raw in flows:
+            seq += 1
+            try:
+                send(IPCTNL_MSG_CT_DELETE, c.NLM_F_ACK, nfgen + raw)
+                collect()
+                deleted += 1
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    continue  # gone in the meantime
+                sys.stderr.write(f"failed to delete conntrack flow: {exc}\n")
+        return deleted
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+def routable_host_ifname(ip: str) -> str:
+    """getRoutableHostIF: the name of the interface the kernel routes `ip` through, or ""."""
+    import struct
+
+    from pycni.linux import link
+    from pycni.netlink import codec as c
+    from pycni.netlink.socket import NetlinkError, NetlinkSocket
+
+    fam = c.ip_family(ip)
+    raw = c.ip_bytes(ip)
+    payload = struct.pack("=BBBBBBBBI", fam, len(raw) * 8, 0, 0, 0, 0, 0, 0, 0) + c.pack_attr(c.RTA_DST, raw)
+    try:
+        with NetlinkSocket() as nl:
+            msgs = nl.query(c.RTM_GETROUTE, payload)
+            for m in msgs:
+                if m.type != c.RTM_NEWROUTE:
+                    continue
+                oif = c.unpack_route(m.payload).oif
+                if not oif:
+                    continue
+                try:
+                    return link.link_by_index(oif, nl).name
+                except NetlinkError:
+                    continue
+    except (NetlinkError, OSError, c.CodecError):
+        return ""
+    return ""

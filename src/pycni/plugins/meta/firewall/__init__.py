@@ -1,0 +1,148 @@
+"""`firewall`: allow the container's traffic through the host firewall (chained; upstream HEAD).
+
+Config: backend (`iptables` | `firewalld`; otherwise firewalld when it owns its bus name, else
+iptables), iptablesAdminChainName (default CNI-ADMIN), firewalldZone (default trusted),
+ingressPolicy (`open` default, `same-bridge`, `isolated`; always applied with iptables). ADD and
+CHECK need prevResult; DEL works without it (then there is nothing to remove). CNI 0.4.0 and later.
+
+Deliberate differences from upstream (each where upstream leaves state behind or misreports):
+* ADD validates ingressPolicy and the bridge it needs (prevResult's first interface) before any rule is
+  added; upstream adds the per-IP rules first and leaves them behind when the policy is unknown or the
+  bridge is missing. If setting up the policy then fails, the per-IP rules just added are removed.
+* CHECK (iptables) does not create missing chains (upstream's CHECK creates CNI-FORWARD/admin chains
+  as a side effect); it reports the same "expected ... not found" errors.
+* CHECK (firewalld) fails when querySource answers false (upstream ignores the answer).
+"""
+
+from __future__ import annotations
+
+from pycni.skel import CmdArgs, Plugin
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def _struct() -> Any:
+    from pycni.spec.godecode import STRING, Struct
+    from pycni.spec.netconf import NETCONF
+
+    return Struct("FirewallNetConf", NETCONF.fields + [
+        ("backend", STRING),
+        ("iptablesAdminChainName", STRING),
+        ("firewalldZone", STRING),
+        ("ingressPolicy", STRING),
+    ], "main.FirewallNetConf")
+
+
+def parse_conf(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(conf, prevResult converted to 1.1.0, or {} without one)."""
+    from pycni.spec.godecode import DecodeError, decode_struct
+    from pycni.spec.netconf import parse_prev_result
+    from pycni.spec.result import ResultError, convert
+
+    try:
+        conf = decode_struct(raw, _struct())
+    except DecodeError as exc:
+        raise ValueError(f"failed to load netconf: {exc}") from None
+    if not conf.get("firewalldZone"):
+        conf["firewalldZone"] = "trusted"
+    if conf.get("prevResult") is None:
+        return conf, {}
+    try:
+        prev = parse_prev_result(conf["prevResult"], conf.get("cniVersion", ""))
+    except ResultError as exc:
+        raise ValueError(f"could not parse prevResult: {exc}") from None
+    try:
+        return conf, convert(prev, "1.1.0")
+    except ResultError as exc:
+        raise ValueError(f"could not convert result to current version: {exc}") from None
+
+
+def get_backend(conf: dict[str, Any]) -> Any:
+    backend = conf.get("backend", "")
+    if backend == "iptables":
+        from pycni.plugins.meta.firewall.iptables import IptablesBackend
+
+        return IptablesBackend(conf)
+    from pycni.plugins.meta.firewall import firewalld
+
+    if backend == "firewalld":
+        try:
+            return firewalld.FirewalldBackend(firewalld.Conn.system_bus())
+        except firewalld.DBusConnError as exc:
+            raise ValueError(str(exc)) from None
+    try:
+        conn = firewalld.Conn.system_bus()
+    except (firewalld.DBusConnError, firewalld.DBusError):
+        conn = None
+    if firewalld.is_firewalld_running(conn):
+        return firewalld.FirewalldBackend(conn)  # type: ignore[arg-type]
+    if conn is not None:
+        conn.close()
+    from pycni.plugins.meta.firewall.iptables import IptablesBackend
+
+    return IptablesBackend(conf)
+
+
+def cmd_add(args: CmdArgs) -> Any:
+    from pycni.plugins.meta.firewall.iptables import policy_bridge, setup_ingress_policy
+
+    conf, result = parse_conf(args.conf)
+    if conf.get("prevResult") is None:
+        raise ValueError("missing prevResult from earlier plugin")
+    policy = conf.get("ingressPolicy", "")
+    bridge = policy_bridge(policy, result)
+    backend = get_backend(conf)
+    try:
+        backend.add(conf, result)
+        try:
+            setup_ingress_policy(policy, bridge, result)
+        except BaseException:
+            backend.delete(conf, result)
+            raise
+    finally:
+        backend.close()
+    return result
+
+
+def cmd_del(args: CmdArgs) -> None:
+    from pycni.plugins.meta.firewall.iptables import ISOLATED, OPEN, SAME_BRIDGE
+
+    conf, result = parse_conf(args.conf)
+    backend = get_backend(conf)
+    try:
+        backend.delete(conf, result)
+    finally:
+        backend.close()
+    policy = conf.get("ingressPolicy", "")
+    if policy not in ("", OPEN, SAME_BRIDGE, ISOLATED):
+        from pycni.spec.version import go_quote
+
+        # As upstream: the per-container rules are gone, the isolation rules are shared and stay.
+        raise ValueError(f"unknown ingress policy: {go_quote(policy)}")
+
+
+def cmd_check(args: CmdArgs) -> None:
+    conf, result = parse_conf(args.conf)
+    if conf.get("prevResult") is None:
+        raise ValueError("missing prevResult from earlier plugin")
+    backend = get_backend(conf)
+    try:
+        backend.check(conf, result)
+    finally:
+        backend.close()
+
+
+PLUGIN = Plugin("firewall", add=cmd_add, delete=cmd_del, check=cmd_check,
+                versions=("0.4.0", "1.0.0", "1.1.0"))
+
+
+def main() -> None:
+    from pycni.skel import main as skel_main
+
+    skel_main(PLUGIN)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""portmap configuration: decoding with Go's rules, defaults, backend choice, the container's IPs.
+
+Pure apart from the backend probe (which runs iptables/nft only when `backend` is not given).
+Every message is upstream's (plugins/meta/portmap/main.go parseConfig / ensureBackend).
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+IPTABLES = "iptables"
+NFTABLES = "nftables"
+DEFAULT_MARK_BIT = 13  # Kubernetes uses 14 and 15, Calico 20-31
+
+
+def _struct() -> Any:
+    from pycni.spec.godecode import BOOL, INT, STRING, Struct
+    from pycni.spec.netconf import NETCONF
+
+    entry = Struct("PortMapEntry", [("hostPort", INT), ("containerPort", INT), ("protocol", STRING),
+                                    ("hostIP", STRING)], "main.PortMapEntry")
+    runtime = Struct("", [("portMappings", ("list", ("struct", entry), "[]main.PortMapEntry"))],
+                     'struct { PortMaps []main.PortMapEntry "json:\\"portMappings,omitempty\\"" }')
+    return Struct("PortMapConf", NETCONF.fields + [
+        ("backend", STRING),
+        ("snat", BOOL),
+        ("conditionsV4", ("list", STRING, "[]string")),
+        ("conditionsV6", ("list", STRING, "[]string")),
+        ("masqAll", BOOL),
+        ("markMasqBit", INT),
+        ("runtimeConfig", ("struct", runtime)),
+        ("externalSetMarkChain", STRING),
+    ], "main.PortMapConf")
+
+
+def detect_backend_of_conditions(conditions: list[str] | None) -> str:
+    """"iptables" when the first condition starts like an iptables match ('-' or '!'), else "nftables";
+    "" when there are none."""
+    if not conditions or conditions[0] == "":
+        return ""
+    return IPTABLES if conditions[0][0] in "-!" else NFTABLES
+
+
+def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None) -> None:
+    """Set conf["backend"] when absent (iptables unless only nftables is usable) and reject options that
+    belong to the other backend."""
+    by_backend: dict[str, list[str]] = {}
+    if conf.get("externalSetMarkChain") is not None:
+        by_backend.setdefault(IPTABLES, []).append("externalSetMarkChain")
+    for key in ("conditionsV4", "conditionsV6"):
+        b = detect_backend_of_conditions(conf.get(key))
+        if b:
+            by_backend.setdefault(b, []).append(key)
+    if conf.get("backend") is None:
+        conf["backend"] = (probe or default_backend)()
+    wrong = NFTABLES if conf["backend"] == IPTABLES else IPTABLES
+    if by_backend.get(wrong):
+        raise ValueError(f"{conf['backend']} backend was requested but configuration contains "
+                         f"{wrong}-specific options [{' '.join(by_backend[wrong])}]")
+
+
+def default_backend() -> str:
+    from pycni.linux import netfilter
+
+    if not netfilter.supports_iptables() and netfilter.supports_nftables():
+        return NFTABLES
+    return IPTABLES
+
+
+def parse_config(raw: Any, ifname: str, probe: Callable[[], str] | None = None) -> tuple[dict[str, Any], Any]:
+    """parseConfig: (conf, prevResult in its own version or None).
+
+    conf gains "snat" (default True), "markMasqBit" (default 13), "backend", "portMappings" (list, maybe
+    empty) and "contIPv4"/"contIPv6" (the chosen "ip/prefix" CIDR text or None). Raises ValueError.
+    """
+    from pycni.spec.godecode import DecodeError, decode_struct
+    from pycni.spec.netconf import parse_prev_result
+    from pycni.spec.result import ResultError, convert
+
+    try:
+        conf = decode_struct(raw, _struct())
+    except DecodeError as exc:
+        raise ValueError(f"failed to parse network configuration: {exc}") from None
+    prev = cur = None
+    if conf.get("prevResult") is not None:
+        try:
+            prev = parse_prev_result(conf["prevResult"], conf.get("cniVersion", ""))
+        except ResultError as exc:
+            raise ValueError(f"could not parse prevResult: {exc}") from None
+        try:
+            cur = convert(prev, "1.1.0")
+        except ResultError as exc:
+            raise ValueError(f"could not convert result to current version: {exc}") from None
+    if conf.get("snat") is None:
+        conf["snat"] = True
+    if conf.get("markMasqBit") is not None and conf.get("externalSetMarkChain") is not None:
+        raise ValueError("Cannot specify externalSetMarkChain and markMasqBit")
+    if conf.get("markMasqBit") is None:
+        conf["markMasqBit"] = DEFAULT_MARK_BIT
+    if not 0 <= conf["markMasqBit"] <= 31:
+        raise ValueError("MasqMarkBit must be between 0 and 31")
+    ensure_backend(conf, probe)
+    if conf["backend"] not in (IPTABLES, NFTABLES):
+        from pycni.spec.version import go_quote
+
+        raise ValueError(f"unrecognized backend {go_quote(conf['backend'])}")
+    maps = [_entry(e) for e in (conf.get("runtimeConfig") or {}).get("portMappings") or []]
+    for pm in maps:
+        if pm["containerPort"] <= 0:
+            raise ValueError(f"Invalid container port number: {pm['containerPort']}")
+        if pm["hostPort"] <= 0:
+            raise ValueError(f"Invalid host port number: {pm['hostPort']}")
+    conf["portMappings"] = maps
+    conf["contIPv4"], conf["contIPv6"] = container_ips(cur, ifname) if cur is not None else (None, None)
+    return conf, prev
+
+
+def _entry(e: dict[str, Any]) -> dict[str, Any]:
+    return {"hostPort": e.get("hostPort", 0), "containerPort": e.get("containerPort", 0),
+            "protocol": e.get("protocol", ""), "hostIP": e.get("hostIP", "")}
+
+
+def container_ips(result: dict[str, Any], ifname: str) -> tuple[str | None, str | None]:
+    """The first IPv4 and first IPv6 address of the result that is not on a known non-sandbox interface
+    (an IP whose interface index names another interface, or one without a sandbox, is skipped)."""
+    v4 = v6 = None
+    ifaces = result.get("interfaces") or []
+    for ipc in result.get("ips") or []:
+        addr = ipc.get("address", "")
+        is4 = ":" not in addr
+        if (is4 and v4 is not None) or (not is4 and v6 is not None):
+            continue
+        idx = ipc.get("interface")
+        if idx is not None and 0 <= idx < len(ifaces):
+            intf = ifaces[idx]
+            if intf.get("name", "") != ifname or intf.get("sandbox", "") == "":
+                continue
+        if is4:
+            v4 = addr
+        else:
+            v6 = addr
+    return v4, v6
+
+
+def host_ip_family_ok(host_ip: str, v6: bool) -> tuple[bool, bool]:
+    """For a mapping's hostIP: (use the mapping for this family, match on the destination address).
+
+    Upstream treats an unparsable hostIP as IPv6 (net.ParseIP gives nil, whose To4() is nil).
+    """
+    if host_ip == "":
+        return True, False
+    from pycni.spec import ipnet
+
+    ip = ipnet.parse_ip(host_ip)
+    host_v6 = ip is None or ip[0] == 6
+    if host_v6 != v6:
+        return False, False
+    return True, not (ip is not None and ip[1] == 0)
