@@ -12,4 +12,10 @@ PLUGINS: dict[str, str] = {
     "bridge": "pycni.plugins.main.bridge",
     "portmap": "pycni.plugins.meta.portmap",
     "firewall": "pycni.plugins.meta.firewall",
+    "macvlan": "pycni.plugins.main.macvlan",
+    "host-device": "pycni.plugins.main.host_device",
+    "tap": "pycni.plugins.main.tap",
+    "ipvlan": "pycni.plugins.main.ipvlan",
+    "vlan": "pycni.plugins.main.vlan",
+    "dummy": "pycni.plugins.main.dummy",
 }
