@@ -7,13 +7,13 @@ The oracle is iproute2's JSON output, never pycni's own decoder.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from harness_common import ip, ipj, ns_path, nsx, sh
 
 HERE = Path(__file__).resolve().parent
 PREFIX = "pycni-t-"
@@ -48,20 +48,15 @@ class IpRoute2:
     def run(*args: str, ns: str | None = None, check: bool = True, input: str | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a command, inside netns `ns` (via `ip netns exec`) when given."""
-        cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
-        p = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
-        if check and p.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
-        return p
+        return nsx(ns, *args, check=check, input=input, timeout=timeout)
 
     @staticmethod
     def ip(ns: str | None, *args: str, check: bool = True) -> str:
-        return _ip(ns, *args, check=check)
+        return ip(ns, *args, check=check)
 
     @staticmethod
     def ipj(ns: str | None, *args: str) -> list[dict]:
-        out = _ip(ns, "-j", *args).strip()
-        return json.loads(out) if out else []
+        return ipj(ns, *args)
 
     def routes(self, ns: str, family: str, *extra: str) -> list[dict]:
         """`ip -j -4|-6 -n ns route show table all [extra]` without local/broadcast/multicast routes."""
@@ -73,21 +68,19 @@ class IpRoute2:
         return [a for a in info if family is None or a["family"] == family]
 
 
-def _ip(ns: str | None, *args: str, check: bool = True) -> str:
-    cmd = ["ip"] + (["-n", ns] if ns else []) + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()}")
-    return p.stdout
-
-
 @pytest.fixture(scope="session")
 def iproute2() -> IpRoute2:
     return IpRoute2()
 
 
-def ns_path(name: str) -> str:
-    return f"/run/netns/{name}"
+@pytest.fixture(scope="session")
+def pycni_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A directory with every pycni plugin executable (`pycni install-plugins`), made once per session."""
+    from pycni.cli.install import install
+
+    d = str(tmp_path_factory.mktemp("pycni-plugins"))
+    install(d)
+    return d
 
 
 class NetnsFactory:
@@ -98,14 +91,14 @@ class NetnsFactory:
 
     def new(self, tag: str = "") -> str:
         name = PREFIX + os.urandom(4).hex() + (f"-{tag}" if tag else "")
-        _ip(None, "netns", "add", name)
+        ip(None, "netns", "add", name)
         self.names.append(name)
-        _ip(name, "link", "set", "lo", "up")
+        ip(name, "link", "set", "lo", "up")
         return name
 
     def cleanup(self) -> None:
         for name in reversed(self.names):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            sh("ip", "netns", "del", name, check=False)
         self.names.clear()
 
 
@@ -132,6 +125,6 @@ class VethPair:
 def veth(netns_factory: NetnsFactory) -> VethPair:
     host = netns_factory.new("h")
     cont = netns_factory.new("c")
-    _ip(cont, "link", "add", "eth0", "type", "veth", "peer", "name", "host0", "netns", host)
-    _ip(host, "link", "set", "host0", "up")
+    ip(cont, "link", "add", "eth0", "type", "veth", "peer", "name", "host0", "netns", host)
+    ip(host, "link", "set", "host0", "up")
     return VethPair(cont, host)

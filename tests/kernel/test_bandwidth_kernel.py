@@ -9,36 +9,27 @@ the container. Rates are a few Mbit/s so that Python senders are never the bottl
 from __future__ import annotations
 
 import pytest
-from test_tuning_harness import (
-    NET,
-    World,
+from harness_common import (
+    REF_DIR,
+    NetnsFactory,
     assert_same,
-    install_plugins,
     ipj,
-    link_state,
-    measure,
     need_reference,
     norm_result,
     normalize,
     read_proc,
     sh,
-    tcj,
 )
+from harness_meta import NET, World, link_state, measure, tcj
 
-REF = "/usr/lib/cni"
 RATE = 4_000_000
 BURST = 64_000
 TOLERANCE = 0.20
 
 
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return install_plugins(tmp_path_factory)
-
-
 @pytest.fixture
-def world(netns_factory: object, pycni_bin: str) -> World:
-    return World(netns_factory, "b", pycni_bin, pycni_bin)
+def world(netns_factory: NetnsFactory, pycni_dir: str) -> World:
+    return World(netns_factory, "b", pycni_dir, pycni_dir)
 
 
 def bw_conf(**kw: object) -> dict:
@@ -135,10 +126,10 @@ def test_errors_with_a_real_prev_result(world: World) -> None:
     assert again.msg == "create qdisc: file exists"
 
 
-def test_tc_state_matches_the_reference(netns_factory: object, pycni_bin: str) -> None:
+def test_tc_state_matches_the_reference(netns_factory: NetnsFactory, pycni_dir: str) -> None:
     need_reference("bandwidth")
-    py = World(netns_factory, "bp", pycni_bin, pycni_bin)
-    ref = World(netns_factory, "br", REF, pycni_bin)
+    py = World(netns_factory, "bp", pycni_dir, pycni_dir)
+    ref = World(netns_factory, "br", REF_DIR, pycni_dir)
     conf = bw_conf(ingressRate=1_000_000, ingressBurst=80_000, egressRate=2_000_000, egressBurst=160_000)
     results, states = {}, {}
     for w in (py, ref):

@@ -8,22 +8,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from test_bridge_helpers import (
-    BR,
-    Namespaces,
-    World,
-    bridge_conf,
-    installed_plugins,
-    ipj,
-    need_tool,
-    nsx,
-    ping,
-    sh,
-    static,
-    with_prev,
-)
+from harness_bridge import BR, World, bridge_conf, ping, static
+from harness_common import NetnsFactory, ipj, need_tools, nsx, sh, with_prev
 
 FLOWS = 256
 TARGET4 = "198.51.100.1"
@@ -52,22 +38,8 @@ table inet cnt {{
 """
 
 
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return installed_plugins(tmp_path_factory)
-
-
-@pytest.fixture
-def nss():
-    n = Namespaces()
-    try:
-        yield n
-    finally:
-        n.cleanup()
-
-
-def _gateway(nss: Namespaces, world: World, tag: str, v4: str, v6: str) -> str:
-    g = nss.new(tag)
+def _gateway(netns_factory: NetnsFactory, world: World, tag: str, v4: str, v6: str) -> str:
+    g = netns_factory.new(tag)
     port = f"gw-{tag}"
     sh("ip", "-n", world.host, "link", "add", port, "type", "veth", "peer", "name", "g0", "netns", g)
     sh("ip", "-n", world.host, "link", "set", port, "master", BR, "up")
@@ -85,13 +57,14 @@ def _counts(g: str) -> tuple[int, int]:
     return pk[0], pk[1]
 
 
-def test_ecmp_default_routes_split_traffic_between_two_gateways(nss: Namespaces, pycni_bin: str) -> None:
-    need_tool("nft")
-    world = World(nss, "p", pycni_bin)
+def test_ecmp_default_routes_split_traffic_between_two_gateways(netns_factory: NetnsFactory,
+                                                                 pycni_dir: str) -> None:
+    need_tools("nft")
+    world = World(netns_factory, "p", pycni_dir)
     sh("ip", "-n", world.host, "link", "add", BR, "type", "bridge")  # reused by the plugin
     sh("ip", "-n", world.host, "link", "set", BR, "up")
-    g1 = _gateway(nss, world, "g1", "10.77.0.1", "fd00:77::1")
-    g2 = _gateway(nss, world, "g2", "10.77.0.254", "fd00:77::fe")
+    g1 = _gateway(netns_factory, world, "g1", "10.77.0.1", "fd00:77::1")
+    g2 = _gateway(netns_factory, world, "g2", "10.77.0.254", "fd00:77::fe")
     routes = [{"dst": "0.0.0.0/0", "gw": "10.77.0.1"}, {"dst": "0.0.0.0/0", "gw": "10.77.0.254"},
               {"dst": "::/0", "gw": "fd00:77::1"}, {"dst": "::/0", "gw": "fd00:77::fe"}]
     conf = bridge_conf("1.0.0", dad="skip", ipam=static("10.77.0.10/24", "fd00:77::10/64", routes=routes))

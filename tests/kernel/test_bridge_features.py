@@ -12,45 +12,14 @@ import os
 
 import pytest
 
-from test_bridge_helpers import (
-    BR,
-    CID,
-    NET,
-    REF_DIR,
-    Namespaces,
-    World,
-    bridge_conf,
-    host_leftovers,
-    installed_plugins,
-    ipj,
-    need_tool,
-    nft_state,
-    ping,
-    sh,
-    static,
-    sysctl,
-    with_prev,
-)
-
-
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return installed_plugins(tmp_path_factory)
+from harness_bridge import BR, NET, World, bridge_conf, host_leftovers, nft_state, ping, static, sysctl
+from harness_common import CID, REF_DIR, NetnsFactory, ipj, need_tools, sh, with_prev
 
 
 @pytest.fixture
-def nss():
-    n = Namespaces()
-    try:
-        yield n
-    finally:
-        n.cleanup()
-
-
-@pytest.fixture
-def world(nss: Namespaces, pycni_bin: str) -> World:
-    need_tool("nft")
-    return World(nss, "p", pycni_bin)
+def world(netns_factory: NetnsFactory, pycni_dir: str) -> World:
+    need_tools("nft")
+    return World(netns_factory, "p", pycni_dir)
 
 
 def _port(world: World, name: str) -> dict:
@@ -90,13 +59,14 @@ def _is_ip(name: str) -> bool:
     return True
 
 
-def test_two_containers_reach_each_other_and_the_gateway(nss: Namespaces, pycni_bin: str, tmp_path) -> None:
-    w = World(nss, "p", f"{pycni_bin}:{REF_DIR}")
+def test_two_containers_reach_each_other_and_the_gateway(netns_factory: NetnsFactory, pycni_dir: str,
+                                                         tmp_path) -> None:
+    w = World(netns_factory, "p", f"{pycni_dir}:{REF_DIR}")
     conf = bridge_conf("1.0.0", isDefaultGateway=True, dad="skip", ipam=_ipam_host_local(tmp_path))
     results = {}
     for key, cid in (("c1", "cid-a"), ("c2", "cid-b")):
         w.container(key)
-        out = w.run("ADD", conf, cont=key, cid=cid, plugin=f"{pycni_bin}/bridge")
+        out = w.run("ADD", conf, cont=key, cid=cid, plugin=f"{pycni_dir}/bridge")
         assert out.ok, out
         results[key] = out.json
     ip_of = {k: [i["address"].split("/")[0] for i in r["ips"]] for k, r in results.items()}
@@ -111,10 +81,10 @@ def test_two_containers_reach_each_other_and_the_gateway(nss: Namespaces, pycni_
         for gw in ("10.88.60.1", "fd00:88:60::1"):
             assert ping(w.container(key), gw), f"{key} cannot reach gateway {gw}"
     for key, cid in (("c1", "cid-a"), ("c2", "cid-b")):
-        out = w.run("CHECK", with_prev(conf, results[key]), cont=key, cid=cid, plugin=f"{pycni_bin}/bridge")
+        out = w.run("CHECK", with_prev(conf, results[key]), cont=key, cid=cid, plugin=f"{pycni_dir}/bridge")
         assert out.ok, out
         for _ in range(2):
-            out = w.run("DEL", with_prev(conf, results[key]), cont=key, cid=cid, plugin=f"{pycni_bin}/bridge")
+            out = w.run("DEL", with_prev(conf, results[key]), cont=key, cid=cid, plugin=f"{pycni_dir}/bridge")
             assert out.ok, out
     leases = [f for f in os.listdir(tmp_path / "ipam" / NET) if _is_ip(f)]  # host-local: one file per lease
     assert leases == [], "IPAM allocations left after DEL"
@@ -122,22 +92,22 @@ def test_two_containers_reach_each_other_and_the_gateway(nss: Namespaces, pycni_
 
 
 @pytest.mark.parametrize("backend", ["iptables", "nftables"])
-def test_del_with_netns_gone_releases_lease_masquerade_and_spoofcheck(nss: Namespaces, pycni_bin: str, tmp_path,
-                                                                      backend: str) -> None:
-    w = World(nss, "p", f"{pycni_bin}:{REF_DIR}")
+def test_del_with_netns_gone_releases_lease_masquerade_and_spoofcheck(netns_factory: NetnsFactory, pycni_dir: str,
+                                                                      tmp_path, backend: str) -> None:
+    w = World(netns_factory, "p", f"{pycni_dir}:{REF_DIR}")
     conf = bridge_conf("1.0.0", isGateway=True, ipMasq=True, ipMasqBackend=backend, macspoofchk=True, dad="skip",
                        ipam=_ipam_host_local(tmp_path))
     name = w.container()
-    out = w.run("ADD", conf, plugin=f"{pycni_bin}/bridge")
+    out = w.run("ADD", conf, plugin=f"{pycni_dir}/bridge")
     assert out.ok, out
     res = out.json
     left = host_leftovers(w)
     assert left["nft"] and (left["iptables"] if backend == "iptables" else True)
     assert [f for f in os.listdir(tmp_path / "ipam" / NET) if _is_ip(f)]
     sh("ip", "netns", "del", name)
-    nss.names.remove(name)
+    netns_factory.names.remove(name)
     for _ in range(2):
-        out = w.run("DEL", with_prev(conf, res), plugin=f"{pycni_bin}/bridge")
+        out = w.run("DEL", with_prev(conf, res), plugin=f"{pycni_dir}/bridge")
         assert out.ok, out
     assert [f for f in os.listdir(tmp_path / "ipam" / NET) if _is_ip(f)] == []
     left = host_leftovers(w)
@@ -299,15 +269,15 @@ print(json.dumps({"stdout": out.stdout(), "calls": calls}))
 """
 
 
-def test_vlan_gateway_interface_with_vlan_verbs_stubbed(world: World, pycni_bin: str) -> None:
+def test_vlan_gateway_interface_with_vlan_verbs_stubbed(world: World, pycni_dir: str) -> None:
     import sys
 
     sh("ip", "-n", world.host, "link", "add", BR, "type", "bridge")  # exists: no vlan_filtering requested
     world.container()
     conf = bridge_conf("1.0.0", vlan=10, isGateway=True, dad="skip",
                        ipam=static("10.88.71.2/24", "fd00:88:71::2/64"))
-    env = ["CNI_COMMAND=ADD", f"CNI_CONTAINERID={CID}", f"CNI_NETNS={world.netns_path()}", "CNI_IFNAME=eth0",
-           f"CNI_PATH={pycni_bin}", f"PATH={os.environ.get('PATH', '/usr/sbin:/usr/bin')}"]
+    env = ["CNI_COMMAND=ADD", f"CNI_CONTAINERID={CID}", f"CNI_NETNS={world.path()}", "CNI_IFNAME=eth0",
+           f"CNI_PATH={pycni_dir}", f"PATH={os.environ.get('PATH', '/usr/sbin:/usr/bin')}"]
     p = sh("ip", "netns", "exec", world.host, "env", "-i", *env, sys.executable, "-c", STUBBED_VLAN_ADD,
            input=json.dumps(conf))
     out = json.loads(p.stdout)

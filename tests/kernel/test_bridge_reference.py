@@ -12,50 +12,19 @@ from __future__ import annotations
 
 import pytest
 
-from test_bridge_helpers import (
-    BR,
-    CID,
-    NET,
-    Namespaces,
-    Twin,
-    bridge_conf,
-    host_leftovers,
-    installed_plugins,
-    ipj,
-    need_tool,
-    norm_result,
-    same_state,
-    sh,
-    skip_without_reference,
-    static,
-    with_prev,
-)
+from harness_bridge import BR, NET, Twin, bridge_conf, host_leftovers, same_state, static
+from harness_common import CID, NetnsFactory, ipj, need_reference, need_tools, norm_result, sh, with_prev
 
 MAC1 = "0a:58:0a:58:07:99"
 MAC2 = "0a:58:0a:58:07:9a"
 MAC3 = "0a:58:0a:58:07:9b"
 
 
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return installed_plugins(tmp_path_factory)
-
-
 @pytest.fixture
-def nss():
-    n = Namespaces()
-    try:
-        yield n
-    finally:
-        n.cleanup()
-
-
-@pytest.fixture
-def twin(nss: Namespaces, pycni_bin: str) -> Twin:
-    skip_without_reference()
-    for tool in ("nft", "iptables-save", "ip6tables-save"):
-        need_tool(tool)
-    return Twin(nss, pycni_bin)
+def twin(netns_factory: NetnsFactory, pycni_dir: str) -> Twin:
+    need_reference("bridge")
+    need_tools("nft", "iptables-save", "ip6tables-save")
+    return Twin(netns_factory, pycni_dir)
 
 
 def _setup_bridge_with_addr(cidr: str):
@@ -284,7 +253,8 @@ def test_check_fails_after_disturbing(twin: Twin, what: str) -> None:
 
 
 @pytest.mark.parametrize("netns_gone", ["deleted", "empty"])
-def test_del_without_netns_releases_masquerade_unlike_reference(twin: Twin, nss: Namespaces, netns_gone: str) -> None:
+def test_del_without_netns_releases_masquerade_unlike_reference(twin: Twin, netns_factory: NetnsFactory,
+                                                                netns_gone: str) -> None:
     conf = bridge_conf(isGateway=True, ipMasq=True, macspoofchk=True, ipam=DUAL)
     pconf, p, r = _add_both(twin, conf, {})
     assert p.ok and r.ok
@@ -294,7 +264,7 @@ def test_del_without_netns_releases_masquerade_unlike_reference(twin: Twin, nss:
         for w in twin.both:
             name = w.container()
             sh("ip", "netns", "del", name)
-            nss.names.remove(name)
+            netns_factory.names.remove(name)
     kw = {"netns": ""} if netns_gone == "empty" else {}
     for w, c, res in ((twin.py, pconf, p.json), (twin.ref, conf, r.json)):
         out = w.run("DEL", with_prev(c, res), **kw)

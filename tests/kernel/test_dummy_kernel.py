@@ -8,15 +8,8 @@ tests/unit/test_dummy_unit.py. Creates per test: a host/ext/container namespace 
 from __future__ import annotations
 
 import pytest
-from test_macvlan_harness import (
-    addr_state,
-    ip,
-    kind_supported,
-    link_names,
-    link_state,
-    pycni_dir,  # noqa: F401 - fixture
-    single,
-)
+from harness_common import ip
+from harness_links import addr_state, kind_supported, link_names, link_state, need_kind, single
 
 pytestmark = pytest.mark.kernel
 
@@ -25,9 +18,7 @@ IPAM = {"type": "static", "addresses": [{"address": "10.99.0.2/24"}, {"address":
 
 @pytest.fixture
 def dummy_ok(netns_factory) -> None:
-    reason = kind_supported(netns_factory, "dummy")
-    if reason:
-        pytest.skip(reason)
+    need_kind(netns_factory, "dummy")
 
 
 def conf(**kw: object) -> dict:

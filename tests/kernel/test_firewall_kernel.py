@@ -11,26 +11,19 @@ reachable. All namespaces are deleted by the fixtures' finalizers, also on failu
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
+from harness_common import (H_V4, H_V6, REF_DIR, X_V4, X_V6, NetnsFactory, ip, iptables_save, link_host_to_peer,
+                            need_reference, need_tools, ns_path, nsout, run_plugin, start_server, stop_servers)
 
 from pycni.netlink.netns import netns
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    NetnsFactory = object  # tests/kernel/conftest.py's; not imported (several conftest modules exist)
-
-REF_DIR = "/usr/lib/cni"
 PORT = 7000
-H_V4, X_V4, H_V6, X_V6 = "192.0.2.2", "192.0.2.1", "2001:db8:2::2", "2001:db8:2::1"
+# never the machine's system bus: the firewalld backend is unit-tested only
+NO_DBUS = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/pycni-test-bus"}
 NETS = {"fwa": ("fwbr-a", "10.66.1", "fd00:66:1:"), "fwb": ("fwbr-b", "10.66.2", "fd00:66:2:")}
 PODS = {"A1": ("fwa", 2), "A2": ("fwa", 3), "B1": ("fwb", 2)}
 
@@ -53,58 +46,15 @@ sys.stdin.read()
 """
 
 
-def ns_path(name: str) -> str:
-    return f"/run/netns/{name}"
-
-
-def sh(ns: str | None, *args: str, check: bool = True) -> str:
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return p.stdout
-
-
-def run_plugin(path: str, cmd: str, conf: dict, host: str, cont_path: str, cni_path: str,
-               cid: str) -> tuple[int, dict | None, str]:
-    env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": cid, "CNI_NETNS": cont_path, "CNI_IFNAME": "eth0",
-           "CNI_PATH": cni_path, "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-           # never the machine's system bus: the firewalld backend is unit-tested only
-           "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/pycni-test-bus"}
-    p = subprocess.run(["ip", "netns", "exec", host, path], input=json.dumps(conf), env=env, capture_output=True,
-                       text=True, timeout=120)
-    out = json.loads(p.stdout) if p.stdout.strip() else None
-    return p.returncode, out, p.stderr
-
-
-def _need(*progs: str) -> None:
-    for p in progs:
-        if shutil.which(p) is None:
-            pytest.skip(f"`{p}` is not installed")
-
-
-@pytest.fixture(scope="module")
-def pycni_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from pycni.cli.install import install
-
-    d = str(tmp_path_factory.mktemp("pycni-plugins"))
-    install(d)
-    return d
-
-
 class World:
     def __init__(self, factory: NetnsFactory, pycni_dir: str) -> None:
         self.factory = factory
         self.pycni_dir = pycni_dir
         self.h = factory.new("fwh")
         self.x = factory.new("fwx")
-        sh(None, "ip", "-n", self.h, "link", "add", "up0", "type", "veth", "peer", "name", "ext0", "netns", self.x)
-        for ns, dev, v4, v6 in ((self.h, "up0", H_V4, H_V6), (self.x, "ext0", X_V4, X_V6)):
-            sh(None, "ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
-            sh(None, "ip", "-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
-            sh(None, "ip", "-n", ns, "link", "set", dev, "up")
-        sh(None, "ip", "-n", self.x, "route", "add", "10.66.0.0/16", "via", H_V4)
-        sh(None, "ip", "-n", self.x, "-6", "route", "add", "fd00:66::/32", "via", H_V6)
+        link_host_to_peer(self.h, self.x)
+        ip(self.x, "route", "add", "10.66.0.0/16", "via", H_V4)
+        ip(self.x, "-6", "route", "add", "fd00:66::/32", "via", H_V6)
         self.pods: dict[str, str] = {}
         self.prev: dict[str, dict] = {}
         self.servers: list[subprocess.Popen] = []
@@ -127,7 +77,7 @@ class World:
                                                              {"address": f"{v6}:{host}/64", "gateway": f"{v6}:1"}],
                              "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}}
             rc, out, err = run_plugin(f"{self.pycni_dir}/bridge", "ADD", conf, self.h, ns_path(c), self.pycni_dir,
-                                      f"cid-{pod}")
+                                      f"cid-{pod}", extra_env=NO_DBUS)
             assert rc == 0, (out, err)
             self.prev[pod] = out
         else:
@@ -136,20 +86,20 @@ class World:
 
     def _attach_by_hand(self, pod: str, c: str, br: str, v4: str, v6: str, host: int) -> dict:
         h = self.h
-        if sh(h, "ip", "link", "show", br, check=False) == "":
-            sh(None, "ip", "-n", h, "link", "add", br, "type", "bridge")
-            sh(None, "ip", "-n", h, "addr", "add", f"{v4}.1/24", "dev", br)
-            sh(None, "ip", "-n", h, "addr", "add", f"{v6}:1/64", "dev", br, "nodad")
-            sh(None, "ip", "-n", h, "link", "set", br, "up")
-            sh(h, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+        if nsout(h, "ip", "link", "show", br, check=False) == "":
+            ip(h, "link", "add", br, "type", "bridge")
+            ip(h, "addr", "add", f"{v4}.1/24", "dev", br)
+            ip(h, "addr", "add", f"{v6}:1/64", "dev", br, "nodad")
+            ip(h, "link", "set", br, "up")
+            nsout(h, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
         hv = f"hv{pod.lower()}"
-        sh(None, "ip", "-n", c, "link", "add", "eth0", "type", "veth", "peer", "name", hv, "netns", h)
-        sh(None, "ip", "-n", h, "link", "set", hv, "master", br, "up")
-        sh(None, "ip", "-n", c, "addr", "add", f"{v4}.{host}/24", "dev", "eth0")
-        sh(None, "ip", "-n", c, "addr", "add", f"{v6}:{host}/64", "dev", "eth0", "nodad")
-        sh(None, "ip", "-n", c, "link", "set", "eth0", "up")
-        sh(None, "ip", "-n", c, "route", "add", "default", "via", f"{v4}.1")
-        sh(None, "ip", "-n", c, "-6", "route", "add", "default", "via", f"{v6}:1")
+        ip(c, "link", "add", "eth0", "type", "veth", "peer", "name", hv, "netns", h)
+        ip(h, "link", "set", hv, "master", br, "up")
+        ip(c, "addr", "add", f"{v4}.{host}/24", "dev", "eth0")
+        ip(c, "addr", "add", f"{v6}:{host}/64", "dev", "eth0", "nodad")
+        ip(c, "link", "set", "eth0", "up")
+        ip(c, "route", "add", "default", "via", f"{v4}.1")
+        ip(c, "-6", "route", "add", "default", "via", f"{v6}:1")
         return {"cniVersion": "1.0.0",
                 "interfaces": [{"name": br}, {"name": hv}, {"name": "eth0", "sandbox": ns_path(c)}],
                 "ips": [{"interface": 2, "address": f"{v4}.{host}/24", "gateway": f"{v4}.1"},
@@ -161,29 +111,23 @@ class World:
         conf.update(extra or {})
         path = f"{REF_DIR}/firewall" if ref else f"{self.pycni_dir}/firewall"
         cont = ns_path(self.pods[pod]) if pod in self.pods else "/run/netns/none"
-        return run_plugin(path, cmd, conf, self.h, cont, REF_DIR if ref else self.pycni_dir, f"cid-{pod}")
+        return run_plugin(path, cmd, conf, self.h, cont, REF_DIR if ref else self.pycni_dir, f"cid-{pod}",
+                          extra_env=NO_DBUS)
 
     def stop(self) -> None:
-        for p in self.servers:
-            p.kill()
-            p.wait(timeout=10)
-        self.servers.clear()
+        stop_servers(self.servers)
 
     def save(self, v6: bool = False) -> str:
-        out = sh(self.h, "ip6tables-save" if v6 else "iptables-save", "-t", "filter")
-        return "\n".join(re.sub(r"\[\d+:\d+\]", "", line) for line in out.splitlines() if not line.startswith("#"))
+        return iptables_save(self.h, "filter", v6)
 
 
 def _serve(ns: str, name: str) -> subprocess.Popen:
-    p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", SERVER_PY, name, str(PORT)],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-    return p
+    return start_server(ns, SERVER_PY, name, str(PORT))
 
 
 @pytest.fixture
 def world(netns_factory: NetnsFactory, pycni_dir: str) -> World:
-    _need("iptables", "ip6tables", "iptables-save", "ip6tables-save")
+    need_tools("iptables", "ip6tables", "iptables-save", "ip6tables-save")
     w = World(netns_factory, pycni_dir)
     try:
         yield w
@@ -260,9 +204,9 @@ def test_isolated_also_drops_traffic_within_a_bridge(three: World) -> None:
     w = three
     # Traffic within a bridge meets iptables only through br_netfilter (on by default, per netns).
     keys = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
-    if sh(w.h, "sysctl", "-n", *keys, check=False).split() != ["1", "1"]:
-        sh(w.h, "sysctl", "-qw", *(f"{k}=1" for k in keys), check=False)
-    if sh(w.h, "sysctl", "-n", *keys, check=False).split() != ["1", "1"]:
+    if nsout(w.h, "sysctl", "-n", *keys, check=False).split() != ["1", "1"]:
+        nsout(w.h, "sysctl", "-qw", *(f"{k}=1" for k in keys), check=False)
+    if nsout(w.h, "sysctl", "-n", *keys, check=False).split() != ["1", "1"]:
         pytest.skip("br_netfilter (bridge-nf-call-iptables) is not available: bridged traffic bypasses iptables")
     for pod in PODS:
         rc, out, err = w.firewall("ADD", pod, {"ingressPolicy": "isolated"})
@@ -283,7 +227,7 @@ def test_open_policy_accepts_the_containers_traffic(world: World) -> None:
     _wait_reachable(w.pods["A1"], X_V4)
     a1 = w.pods["A1"]
     for prog in ("iptables", "ip6tables"):
-        sh(w.h, prog, "-P", "FORWARD", "DROP")
+        nsout(w.h, prog, "-P", "FORWARD", "DROP")
     assert reach(a1, X_V4, 1.0) is None
     rc, out, err = w.firewall("ADD", "A1")
     assert rc == 0, (out, err)
@@ -298,8 +242,8 @@ def test_open_policy_accepts_the_containers_traffic(world: World) -> None:
     assert rc == 1 and out["msg"] == (f"expected rule [-d {w.ip('A1')}/32 -m conntrack --ctstate RELATED,ESTABLISHED "
                                       "-j ACCEPT] not found")
     # the admin chain is the operator's: a rule there overrides
-    sh(w.h, "iptables", "-A", "CNI-ADMIN", "-s", w.ip("A1"), "-j", "ACCEPT")
-    sh(w.h, "iptables", "-A", "CNI-ADMIN", "-d", w.ip("A1"), "-j", "ACCEPT")
+    nsout(w.h, "iptables", "-A", "CNI-ADMIN", "-s", w.ip("A1"), "-j", "ACCEPT")
+    nsout(w.h, "iptables", "-A", "CNI-ADMIN", "-d", w.ip("A1"), "-j", "ACCEPT")
     assert reach(a1, X_V4) == f"X from {w.ip('A1')}"
 
 
@@ -313,9 +257,8 @@ PREV = {"cniVersion": "1.0.0",
 
 
 def _twin(netns_factory: NetnsFactory, pycni_dir: str) -> tuple[World, World]:
-    if not os.access(f"{REF_DIR}/firewall", os.X_OK):
-        pytest.skip(f"no reference firewall in {REF_DIR}")
-    _need("iptables", "ip6tables", "iptables-save", "ip6tables-save")
+    need_reference("firewall")
+    need_tools("iptables", "ip6tables", "iptables-save", "ip6tables-save")
     ref, py = World(netns_factory, pycni_dir), World(netns_factory, pycni_dir)
     for w in (ref, py):
         w.prev["A1"] = PREV
@@ -332,7 +275,7 @@ def _norm(saved: str) -> str:
 def test_iptables_state_matches_the_reference(netns_factory: NetnsFactory, pycni_dir: str, extra: dict) -> None:
     ref, py = _twin(netns_factory, pycni_dir)
     for w in (ref, py):
-        sh(w.h, "iptables", "-A", "FORWARD", "-s", "198.51.100.0/24", "-j", "ACCEPT")  # a rule already there
+        nsout(w.h, "iptables", "-A", "FORWARD", "-s", "198.51.100.0/24", "-j", "ACCEPT")  # a rule already there
     rc_r, out_r, err_r = ref.firewall("ADD", "A1", extra, ref=True)
     rc_p, out_p, err_p = py.firewall("ADD", "A1", extra)
     assert (rc_r, rc_p) == (0, 0), (out_r, err_r, out_p, err_p)

@@ -9,18 +9,8 @@ Known 1.1.1-vs-HEAD difference asserted explicitly: DEL clears the alias (HEAD) 
 from __future__ import annotations
 
 import pytest
-from test_macvlan_harness import (
-    addr_state,
-    ip,
-    ipj,
-    link_names,
-    link_state,
-    normalize,
-    pycni_dir,  # noqa: F401 - fixture
-    route_state,
-    single,
-    twin,
-)
+from harness_common import ip, ipj
+from harness_links import addr_state, link_names, link_state, normalize, route_state, single, twin
 
 pytestmark = pytest.mark.kernel
 

@@ -8,16 +8,7 @@ tests/unit/test_ipvlan_unit.py. Creates per test: twin host/ext/container namesp
 from __future__ import annotations
 
 import pytest
-from test_macvlan_harness import (
-    addr_state,
-    kind_supported,
-    link_names,
-    link_state,
-    normalize,
-    pycni_dir,  # noqa: F401 - fixture
-    route_state,
-    twin,
-)
+from harness_links import add_check_del_both, fails_like_reference_without_kind, need_kind, twin
 
 pytestmark = pytest.mark.kernel
 
@@ -27,9 +18,7 @@ IPAM = {"type": "static", "addresses": [{"address": "192.0.2.110/24", "gateway":
 
 @pytest.fixture
 def ipvlan_ok(netns_factory) -> None:
-    reason = kind_supported(netns_factory, "ipvlan", "mode", "l2")
-    if reason:
-        pytest.skip(reason)
+    need_kind(netns_factory, "ipvlan", "mode", "l2")
 
 
 def conf(**kw: object) -> dict:
@@ -41,21 +30,8 @@ def conf(**kw: object) -> dict:
 @pytest.mark.parametrize("mode", ["l2", "l3", "l3s"])
 def test_add_check_del_match_reference(ipvlan_ok, netns_factory, pycni_dir, mode: str) -> None:
     ours, ref = twin(netns_factory, pycni_dir, "ipvlan")
-    cfg = conf(mode=mode)
-    r_ours, r_ref = ours.add(cfg), ref.add(cfg)
-    assert normalize(r_ours, ours) == normalize(r_ref, ref)
-    st = link_state(ours.cont, "eth0")
-    del st["txqlen"]
-    st_ref = link_state(ref.cont, "eth0")
-    del st_ref["txqlen"]
-    assert st == st_ref and st["kind"] == "ipvlan" and st["data.mode"] == mode
-    assert addr_state(ours.cont, "eth0") == addr_state(ref.cont, "eth0")
-    assert route_state(ours.cont) == route_state(ref.cont)
-    for side, res in ((ours, r_ours), (ref, r_ref)):
-        side.ok("CHECK", dict(cfg, prevResult=res))
-        side.ok("DEL", cfg)
-        assert link_names(side.cont) == ["lo"]
-        side.ok("DEL", cfg)
+    st = add_check_del_both(ours, ref, conf(mode=mode))
+    assert st["kind"] == "ipvlan" and st["data.mode"] == mode
 
 
 def test_check_mode_mismatch(ipvlan_ok, netns_factory, pycni_dir) -> None:
@@ -67,8 +43,4 @@ def test_check_mode_mismatch(ipvlan_ok, netns_factory, pycni_dir) -> None:
 
 def test_unsupported_kernel_error_matches_reference(netns_factory, pycni_dir) -> None:
     """Where the kernel lacks ipvlan (as here), both fail alike and leave nothing behind."""
-    if kind_supported(netns_factory, "ipvlan", "mode", "l2") is None:
-        pytest.skip("this kernel supports ipvlan")
-    ours, ref = twin(netns_factory, pycni_dir, "ipvlan")
-    assert ours.error("ADD", conf()) == ref.error("ADD", conf()) == "failed to create ipvlan: operation not supported"
-    assert link_names(ours.cont) == ["lo"] and link_names(ours.host) == ["lo", "up0"]
+    fails_like_reference_without_kind(netns_factory, pycni_dir, "ipvlan", conf(), "mode", "l2")

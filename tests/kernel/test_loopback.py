@@ -8,16 +8,7 @@ import subprocess
 
 import pytest
 
-from pycni.cli.install import install
-
 REF = "/usr/lib/cni"
-
-
-@pytest.fixture(scope="module")
-def plugin_dir(tmp_path_factory) -> str:
-    d = str(tmp_path_factory.mktemp("plugins"))
-    install(d)
-    return d
 
 
 def run(exe: str, command: str, netns: str, conf: dict) -> subprocess.CompletedProcess:
@@ -41,8 +32,8 @@ def fresh_ns(iproute2, netns_factory) -> str:
 
 
 @pytest.mark.parametrize("side", ["pycni", "reference"])
-def test_add_check_del_check(side, netns_factory, iproute2, plugin_dir):
-    exe = f"{plugin_dir}/loopback" if side == "pycni" else f"{REF}/loopback"
+def test_add_check_del_check(side, netns_factory, iproute2, pycni_dir):
+    exe = f"{pycni_dir}/loopback" if side == "pycni" else f"{REF}/loopback"
     if not os.path.exists(exe):
         pytest.skip("reference loopback binary not installed")
     ns = fresh_ns(iproute2, netns_factory)
@@ -61,31 +52,31 @@ def test_add_check_del_check(side, netns_factory, iproute2, plugin_dir):
     assert p.returncode == 1 and json.loads(p.stdout)["msg"] == "loopback interface is down"
 
 
-def test_prev_result_is_passed_through(netns_factory, iproute2, plugin_dir):
+def test_prev_result_is_passed_through(netns_factory, iproute2, pycni_dir):
     ns = fresh_ns(iproute2, netns_factory)
     prev = {"cniVersion": "1.0.0", "ips": [{"address": "10.1.2.3/24"}], "dns": {"nameservers": ["10.0.0.53"]}}
-    p = run(f"{plugin_dir}/loopback", "ADD", f"/run/netns/{ns}", dict(CONF, prevResult=prev))
+    p = run(f"{pycni_dir}/loopback", "ADD", f"/run/netns/{ns}", dict(CONF, prevResult=prev))
     assert p.returncode == 0
     assert json.loads(p.stdout) == prev
 
 
-def test_non_loopback_address_on_lo_is_refused(netns_factory, iproute2, plugin_dir):
+def test_non_loopback_address_on_lo_is_refused(netns_factory, iproute2, pycni_dir):
     ns = fresh_ns(iproute2, netns_factory)
     iproute2.ip(ns, "addr", "add", "10.9.9.9/32", "dev", "lo")
-    p = run(f"{plugin_dir}/loopback", "ADD", f"/run/netns/{ns}", CONF)
+    p = run(f"{pycni_dir}/loopback", "ADD", f"/run/netns/{ns}", CONF)
     assert p.returncode == 1
     assert json.loads(p.stdout)["msg"] == 'loopback interface found with non-loopback address "10.9.9.9"'
 
 
-def test_del_succeeds_without_netns_or_with_it_gone(netns_factory, iproute2, plugin_dir):
-    assert run(f"{plugin_dir}/loopback", "DEL", "", CONF).returncode == 0
+def test_del_succeeds_without_netns_or_with_it_gone(netns_factory, iproute2, pycni_dir):
+    assert run(f"{pycni_dir}/loopback", "DEL", "", CONF).returncode == 0
     ns = fresh_ns(iproute2, netns_factory)
     subprocess.run(["ip", "netns", "del", ns], check=True)
-    assert run(f"{plugin_dir}/loopback", "DEL", f"/run/netns/{ns}", CONF).returncode == 0
+    assert run(f"{pycni_dir}/loopback", "DEL", f"/run/netns/{ns}", CONF).returncode == 0
 
 
-def test_old_versions_get_a_result_in_their_own_format(netns_factory, iproute2, plugin_dir):
+def test_old_versions_get_a_result_in_their_own_format(netns_factory, iproute2, pycni_dir):
     ns = fresh_ns(iproute2, netns_factory)
-    p = run(f"{plugin_dir}/loopback", "ADD", f"/run/netns/{ns}", dict(CONF, cniVersion="0.2.0"))
+    p = run(f"{pycni_dir}/loopback", "ADD", f"/run/netns/{ns}", dict(CONF, cniVersion="0.2.0"))
     res = json.loads(p.stdout)
     assert res["ip4"]["ip"] == "127.0.0.1/8" and res["ip6"]["ip"] == "::1/128"

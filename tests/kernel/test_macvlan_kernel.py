@@ -1,7 +1,7 @@
 """macvlan against a real kernel (root): pycni's executable and the reference binary (Debian 1.1.1) on the same
 config (cniVersion 1.0.0) in twin namespace pairs, then CHECK, disturbance, DEL, DEL again.
 
-Creates per test: twin host/ext/container namespaces (see test_macvlan_harness); all removed in finalizers.
+Creates per test: twin host/ext/container namespaces (see harness_links); all removed in finalizers.
 Known 1.1.1-vs-HEAD differences asserted explicitly: ndisc_notify (HEAD sets 1), keep_addr_on_down (HEAD 1),
 txqueuelen (1.1.1 sends IFLA_TXQLEN 0; HEAD leaves the kernel default, 1000).
 """
@@ -9,13 +9,13 @@ txqueuelen (1.1.1 sends IFLA_TXQLEN 0; HEAD leaves the kernel default, 1000).
 from __future__ import annotations
 
 import pytest
-from test_macvlan_harness import (
+from harness_common import ipj, with_prev
+from harness_links import (
     addr_state,
-    ipj,
     link_names,
     link_state,
+    link_state_head,
     normalize,
-    pycni_dir,  # noqa: F401 - fixture
     route_state,
     single,
     sysctl,
@@ -36,21 +36,10 @@ def conf(**kw: object) -> dict:
     return {k: v for k, v in base.items() if v is not None}
 
 
-def link_state_head(ns: str, ifname: str) -> dict:
-    """link_state without txqlen, which 1.1.1 sets to 0 and HEAD leaves alone."""
-    st = link_state(ns, ifname)
-    del st["txqlen"]
-    return st
-
-
 def state(side, ifname: str = "eth0") -> dict:
     return {"link": link_state_head(side.cont, ifname), "addrs": addr_state(side.cont, ifname),
             "routes": route_state(side.cont), "links": link_names(side.cont),
             "arp_notify": sysctl(side.cont, f"net/ipv4/conf/{ifname}/arp_notify")}
-
-
-def with_prev(cfg: dict, result: dict) -> dict:
-    return dict(cfg, prevResult=result)
 
 
 def test_l3_add_check_del_match_reference(netns_factory, pycni_dir) -> None:

@@ -11,33 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from harness_common import (CID, H_V4, H_V6, REF_DIR, X_V4, X_V6, NetnsFactory, ip, iptables_save, link_host_to_peer,
+                            need_reference, need_tools, ns_path, nsout, run_plugin, start_server, stop_servers)
 
 from pycni.netlink.netns import netns
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    NetnsFactory = object  # tests/kernel/conftest.py's; not imported (several conftest modules exist)
-
-REF_DIR = "/usr/lib/cni"
-
-
-def ns_path(name: str) -> str:
-    return f"/run/netns/{name}"
-
-
-CID = "cid1"
 NET = "pmnet"
 C_V4, C_V6 = "10.99.1.2", "fd00:99:1::2"
 GW_V4, GW_V6 = "10.99.1.1", "fd00:99:1::1"
-H_V4, H_V6, X_V4, X_V6 = "192.0.2.2", "2001:db8:2::2", "192.0.2.1", "2001:db8:2::1"
 DN = "CNI-DN-" + __import__("hashlib").sha512((NET + CID).encode()).hexdigest()[:21]
 MAPS = [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
         {"hostPort": 5353, "containerPort": 53, "protocol": "udp"},
@@ -70,50 +57,13 @@ sys.stdin.read()
 """
 
 
-def _need(*progs: str) -> None:
-    for p in progs:
-        if shutil.which(p) is None:
-            pytest.skip(f"`{p}` is not installed")
-
-
-@pytest.fixture(scope="module")
-def pycni_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from pycni.cli.install import install
-
-    d = str(tmp_path_factory.mktemp("pycni-plugins"))
-    install(d)
-    return d
-
-
-def run_plugin(path: str, cmd: str, conf: dict, host: str, cont_path: str, cni_path: str,
-               cid: str = CID) -> tuple[int, dict | None, str]:
-    env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": cid, "CNI_NETNS": cont_path, "CNI_IFNAME": "eth0",
-           "CNI_PATH": cni_path, "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
-    p = subprocess.run(["ip", "netns", "exec", host, path], input=json.dumps(conf), env=env, capture_output=True,
-                       text=True, timeout=120)
-    out = json.loads(p.stdout) if p.stdout.strip() else None
-    return p.returncode, out, p.stderr
-
-
-def sh(ns: str | None, *args: str, check: bool = True) -> str:
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return p.stdout
-
-
 class World:
     def __init__(self, factory: NetnsFactory, pycni_dir: str, tag: str = "") -> None:
         self.pycni_dir = pycni_dir
         self.h = factory.new(f"pmh{tag}")
         self.c = factory.new(f"pmc{tag}")
         self.x = factory.new(f"pmx{tag}")
-        sh(None, "ip", "-n", self.h, "link", "add", "up0", "type", "veth", "peer", "name", "ext0", "netns", self.x)
-        for ns, dev, v4, v6 in ((self.h, "up0", H_V4, H_V6), (self.x, "ext0", X_V4, X_V6)):
-            sh(None, "ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
-            sh(None, "ip", "-n", ns, "addr", "add", f"{v6}/64", "dev", dev, "nodad")
-            sh(None, "ip", "-n", ns, "link", "set", dev, "up")
+        link_host_to_peer(self.h, self.x)
         self.servers: list[subprocess.Popen] = []
         self.prev: dict | None = None
 
@@ -140,7 +90,7 @@ class World:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             busy = [a for ns in (self.h, self.c)
-                    for i in json.loads(sh(None, "ip", "-n", ns, "-6", "-j", "addr", "show", "tentative") or "[]")
+                    for i in json.loads(ip(ns, "-6", "-j", "addr", "show", "tentative") or "[]")
                     for a in i.get("addr_info", []) if a.get("scope") == "global"]
             if not busy:
                 return
@@ -157,23 +107,16 @@ class World:
         return run_plugin(path, cmd, conf, self.h, self.c_path, REF_DIR if ref else self.pycni_dir, cid)
 
     def serve(self, name: str, *specs: str) -> None:
-        p = subprocess.Popen(["ip", "netns", "exec", self.c, sys.executable, "-c", SERVER_PY, name, *specs],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.servers.append(p)
-        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        self.servers.append(start_server(self.c, SERVER_PY, name, *specs))
 
     def stop(self) -> None:
-        for p in self.servers:
-            p.kill()
-            p.wait(timeout=10)
-        self.servers.clear()
+        stop_servers(self.servers)
 
     def save(self, v6: bool = False) -> str:
-        out = sh(self.h, "ip6tables-save" if v6 else "iptables-save", "-t", "nat")
-        return "\n".join(re.sub(r"\[\d+:\d+\]", "", line) for line in out.splitlines() if not line.startswith("#"))
+        return iptables_save(self.h, "nat", v6)
 
     def nft_rules(self) -> list[dict]:
-        data = json.loads(sh(self.h, "nft", "-j", "list", "ruleset"))
+        data = json.loads(nsout(self.h, "nft", "-j", "list", "ruleset"))
         return [i["rule"] for i in data["nftables"] if "rule" in i]
 
 
@@ -218,7 +161,7 @@ def fails(ns: str, ip: str, port: int, proto: str = "tcp", timeout: float = 1.0)
 
 @pytest.mark.parametrize("backend", ["iptables", "nftables"])
 def test_mapped_ports_carry_traffic_and_del_removes_everything(world: World, backend: str) -> None:
-    _need("iptables", "ip6tables", "iptables-save") if backend == "iptables" else _need("nft")
+    need_tools("iptables", "ip6tables", "iptables-save") if backend == "iptables" else need_tools("nft")
     w = world
     w.attach(settle=True)
     w.serve("pod", "tcp:80", "udp:53", "tcp:90")
@@ -233,7 +176,7 @@ def test_mapped_ports_carry_traffic_and_del_removes_everything(world: World, bac
     # localhost: marked for masquerade, route_localnet on the interface towards the container
     assert talk(w.h, "127.0.0.1", 8080).startswith(f"pod tcp 80 from {GW_V4}")
     host_veth = w.prev["interfaces"][0]["name"]
-    assert sh(w.h, "cat", f"/proc/sys/net/ipv4/conf/{host_veth}/route_localnet").strip() == "1"
+    assert nsout(w.h, "cat", f"/proc/sys/net/ipv4/conf/{host_veth}/route_localnet").strip() == "1"
     # from outside (PREROUTING path), TCP and UDP, IPv4 and IPv6
     assert talk(w.x, H_V4, 8080) == f"pod tcp 80 from {X_V4}\n"
     assert talk(w.x, H_V6, 8080) == f"pod tcp 80 from {X_V6}\n"
@@ -272,11 +215,11 @@ def _assert_no_container_rules(w: World, backend: str) -> None:
 
 @pytest.mark.parametrize("backend", ["iptables", "nftables"])
 def test_del_with_the_namespace_gone(world: World, backend: str, netns_factory: NetnsFactory) -> None:
-    _need("iptables", "ip6tables", "iptables-save") if backend == "iptables" else _need("nft")
+    need_tools("iptables", "ip6tables", "iptables-save") if backend == "iptables" else need_tools("nft")
     w = world
     w.attach()
     assert w.portmap("ADD", {"backend": backend})[0] == 0
-    sh(None, "ip", "netns", "del", w.c)
+    nsout(None, "ip", "netns", "del", w.c)
     netns_factory.names.remove(w.c)
     rc, out, err = w.portmap("DEL", {"backend": backend}, prev=False)
     assert rc == 0, (out, err)
@@ -285,7 +228,7 @@ def test_del_with_the_namespace_gone(world: World, backend: str, netns_factory: 
 
 @pytest.mark.parametrize("backend", ["iptables", "nftables"])
 def test_stale_udp_conntrack_entries_are_flushed(world: World, backend: str) -> None:
-    _need("iptables", "ip6tables") if backend == "iptables" else _need("nft")
+    need_tools("iptables", "ip6tables") if backend == "iptables" else need_tools("nft")
     if not os.path.exists("/proc/net/nf_conntrack"):
         pytest.skip("no /proc/net/nf_conntrack (CONFIG_NF_CONNTRACK_PROCFS)")
     w = world
@@ -298,7 +241,7 @@ def test_stale_udp_conntrack_entries_are_flushed(world: World, backend: str) -> 
     # ... so a packet to the not yet mapped port leaves a conntrack entry without DNAT.
     with pytest.raises(OSError):
         talk(w.x, H_V4, 5353, "udp", timeout=0.5, sport=40000)
-    assert "dport=5353" in sh(w.h, "cat", "/proc/net/nf_conntrack")
+    assert "dport=5353" in nsout(w.h, "cat", "/proc/net/nf_conntrack")
     assert w.portmap("ADD", {"backend": backend})[0] == 0
     # The same 5-tuple must now be DNATed: it only is if the stale entry was deleted.
     assert talk(w.x, H_V4, 5353, "udp", sport=40000) == f"pod udp 53 from {X_V4}"
@@ -306,13 +249,13 @@ def test_stale_udp_conntrack_entries_are_flushed(world: World, backend: str) -> 
 
 @pytest.mark.parametrize("backend", ["iptables", "nftables"])
 def test_check_notices_a_missing_rule(world: World, backend: str) -> None:
-    _need("iptables", "iptables-save") if backend == "iptables" else _need("nft")
+    need_tools("iptables", "iptables-save") if backend == "iptables" else need_tools("nft")
     w = world
     w.attach()
     assert w.portmap("ADD", {"backend": backend})[0] == 0
     assert w.portmap("CHECK", {"backend": backend})[0] == 0
     if backend == "iptables":
-        sh(w.h, "iptables", "-t", "nat", "-D", DN, "-p", "udp", "-m", "udp", "--dport", "5353", "-j", "DNAT",
+        nsout(w.h, "iptables", "-t", "nat", "-D", DN, "-p", "udp", "-m", "udp", "--dport", "5353", "-j", "DNAT",
            "--to-destination", f"{C_V4}:53")
         rc, out, _ = w.portmap("CHECK", {"backend": backend})
         assert rc == 1 and out["msg"].startswith("could not check ipv4 dnat: rule [[") and \
@@ -320,17 +263,17 @@ def test_check_notices_a_missing_rule(world: World, backend: str) -> None:
     else:
         rules = [r for r in w.nft_rules() if r.get("comment") == CID and r["family"] == "ip6"
                  and r["chain"] == "masquerading"]
-        sh(w.h, "nft", "delete", "rule", "ip6", "cni_hostport", "masquerading", "handle", str(rules[0]["handle"]))
+        nsout(w.h, "nft", "delete", "rule", "ip6", "cni_hostport", "masquerading", "handle", str(rules[0]["handle"]))
         rc, out, _ = w.portmap("CHECK", {"backend": backend})
         assert (rc, out["msg"]) == (1, 'missing hostport rules in "masquerading" chain')
 
 
 def test_nftables_state(world: World) -> None:
-    _need("nft")
+    need_tools("nft")
     w = world
     w.attach()
     assert w.portmap("ADD", {"backend": "nftables", "masqAll": True})[0] == 0
-    text = sh(w.h, "nft", "list", "table", "ip", "cni_hostport")
+    text = nsout(w.h, "nft", "list", "table", "ip", "cni_hostport")
     body = [line.strip() for line in text.splitlines()]
     for want in (
         'comment "CNI portmap plugin"',
@@ -344,7 +287,7 @@ def test_nftables_state(world: World) -> None:
         f'ip saddr 0.0.0.0/0 ip daddr {C_V4} masquerade comment "{CID}"',
     ):
         assert want in body, (want, text)
-    text6 = sh(w.h, "nft", "list", "table", "ip6", "cni_hostport")
+    text6 = nsout(w.h, "nft", "list", "table", "ip6", "cni_hostport")
     assert f'tcp dport 8080 dnat to [{C_V6}]:80 comment "{CID}"' in text6
     assert "9090" not in text6
     # a second container's rules are kept when the first is deleted
@@ -360,9 +303,8 @@ def test_nftables_state(world: World) -> None:
 
 @pytest.fixture
 def twins(netns_factory: NetnsFactory, pycni_dir: str) -> tuple[World, World]:
-    if not os.access(f"{REF_DIR}/portmap", os.X_OK):
-        pytest.skip(f"no reference portmap in {REF_DIR}")
-    _need("iptables", "ip6tables", "iptables-save", "ip6tables-save")
+    need_reference("portmap")
+    need_tools("iptables", "ip6tables", "iptables-save", "ip6tables-save")
     return World(netns_factory, pycni_dir, "r"), World(netns_factory, pycni_dir, "p")
 
 
@@ -378,7 +320,7 @@ def test_iptables_state_matches_the_reference(twins: tuple[World, World], extra:
         w.attach()
         if "externalSetMarkChain" in extra:
             for prog in ("iptables", "ip6tables"):
-                sh(w.h, prog, "-t", "nat", "-N", "KUBE-MARK-MASQ")
+                nsout(w.h, prog, "-t", "nat", "-N", "KUBE-MARK-MASQ")
     many = MAPS + [{"hostPort": 10000 + i, "containerPort": 100 + i, "protocol": "tcp"} for i in range(16)]
     conf = dict(extra, runtimeConfig={"portMappings": many})
     rc_r, out_r, err_r = ref.portmap("ADD", conf, ref=True)
@@ -392,7 +334,7 @@ def test_iptables_state_matches_the_reference(twins: tuple[World, World], extra:
     for w in twins:
         veth = w.prev["interfaces"][0]["name"]
         want = "0" if extra.get("snat") is False else "1"
-        assert sh(w.h, "cat", f"/proc/sys/net/ipv4/conf/{veth}/route_localnet").strip() == want
+        assert nsout(w.h, "cat", f"/proc/sys/net/ipv4/conf/{veth}/route_localnet").strip() == want
     assert ref.portmap("DEL", conf, ref=True)[0] == 0
     assert py.portmap("DEL", dict(conf, backend="iptables"))[0] == 0
     for v6 in (False, True):

@@ -16,17 +16,8 @@ import time
 
 import pytest
 
-from pycni.cli.install import install
-
 REF = "/usr/lib/cni"
 FLOWS = 128
-
-
-@pytest.fixture(scope="module")
-def plugin_dir(tmp_path_factory) -> str:
-    d = str(tmp_path_factory.mktemp("plugins"))
-    install(d)
-    return d
 
 
 def seed_conf(version: str = "1.1.0", w: tuple[int, int] | None = None, dad: str | None = "skip") -> dict:
@@ -63,9 +54,9 @@ def defaults(iproute2, ns: str, fam: str) -> list[dict]:
     return [r for r in iproute2.routes(ns, fam) if r["dst"] == "default"]
 
 
-def test_seed_ecmp_config_gives_one_multipath_default_route_per_family(netns_factory, iproute2, plugin_dir):
+def test_seed_ecmp_config_gives_one_multipath_default_route_per_family(netns_factory, iproute2, pycni_dir):
     host, cont = netns_factory.new("h"), netns_factory.new("c")
-    result = ok(run(plugin_dir, "ADD", host, cont, seed_conf()))
+    result = ok(run(pycni_dir, "ADD", host, cont, seed_conf()))
     assert [r["gw"] for r in result["routes"]] == ["10.10.0.254", "10.10.0.253", "fd10::fe", "fd10::fd"]
     for fam, gws in (("-4", ["10.10.0.254", "10.10.0.253"]), ("-6", ["fd10::fe", "fd10::fd"])):
         routes = defaults(iproute2, cont, fam)
@@ -73,71 +64,71 @@ def test_seed_ecmp_config_gives_one_multipath_default_route_per_family(netns_fac
         assert [nh["gateway"] for nh in routes[0]["nexthops"]] == gws
 
 
-def test_weights_reach_the_kernel(netns_factory, iproute2, plugin_dir):
+def test_weights_reach_the_kernel(netns_factory, iproute2, pycni_dir):
     host, cont = netns_factory.new("h"), netns_factory.new("c")
-    ok(run(plugin_dir, "ADD", host, cont, seed_conf(w=(1, 3))))
+    ok(run(pycni_dir, "ADD", host, cont, seed_conf(w=(1, 3))))
     for fam in ("-4", "-6"):
         (route,) = defaults(iproute2, cont, fam)
         assert [nh.get("weight", 1) for nh in route["nexthops"]] == [1, 3]
 
 
-def test_dad_wait_is_the_default_and_still_works(netns_factory, iproute2, plugin_dir):
+def test_dad_wait_is_the_default_and_still_works(netns_factory, iproute2, pycni_dir):
     host, cont = netns_factory.new("h"), netns_factory.new("c")
-    ok(run(plugin_dir, "ADD", host, cont, seed_conf(dad=None)))
+    ok(run(pycni_dir, "ADD", host, cont, seed_conf(dad=None)))
     v6 = iproute2.addrs(cont, "eth0", "inet6")
     assert any(a["local"] == "fd10::2" and not a.get("tentative") for a in v6)
 
 
-def test_check_passes_then_fails_when_address_or_nexthop_is_removed(netns_factory, iproute2, plugin_dir):
+def test_check_passes_then_fails_when_address_or_nexthop_is_removed(netns_factory, iproute2, pycni_dir):
     host, cont = netns_factory.new("h"), netns_factory.new("c")
     conf = seed_conf()
-    result = ok(run(plugin_dir, "ADD", host, cont, conf))
+    result = ok(run(pycni_dir, "ADD", host, cont, conf))
     checked = dict(conf, prevResult=result)
-    ok(run(plugin_dir, "CHECK", host, cont, checked))
+    ok(run(pycni_dir, "CHECK", host, cont, checked))
     iproute2.ip(cont, "route", "replace", "default", "via", "10.10.0.254", "dev", "eth0")
-    p = run(plugin_dir, "CHECK", host, cont, checked)
+    p = run(pycni_dir, "CHECK", host, cont, checked)
     assert p.returncode == 1 and "10.10.0.253" in json.loads(p.stdout)["msg"]
     iproute2.ip(cont, "route", "replace", "default", "nexthop", "via", "10.10.0.254", "dev", "eth0", "onlink",
                 "nexthop", "via", "10.10.0.253", "dev", "eth0", "onlink")
-    ok(run(plugin_dir, "CHECK", host, cont, checked))
+    ok(run(pycni_dir, "CHECK", host, cont, checked))
     iproute2.ip(cont, "addr", "del", "fd10::2/64", "dev", "eth0")
-    p = run(plugin_dir, "CHECK", host, cont, checked)
+    p = run(pycni_dir, "CHECK", host, cont, checked)
     assert p.returncode == 1 and "fd10::2" in json.loads(p.stdout)["msg"]
 
 
-def test_check_without_prev_result_is_an_error(netns_factory, plugin_dir):
+def test_check_without_prev_result_is_an_error(netns_factory, pycni_dir):
     # As upstream, ptp runs the IPAM CHECK first, so static's own complaint comes back.
     host, cont = netns_factory.new("h"), netns_factory.new("c")
     conf = seed_conf()
-    ok(run(plugin_dir, "ADD", host, cont, conf))
-    p = run(plugin_dir, "CHECK", host, cont, conf)
+    ok(run(pycni_dir, "ADD", host, cont, conf))
+    p = run(pycni_dir, "CHECK", host, cont, conf)
     assert p.returncode == 1 and json.loads(p.stdout)["msg"] == "Required prevResult missing"
 
 
-def test_del_twice_and_with_the_namespace_gone(netns_factory, iproute2, plugin_dir):
+def test_del_twice_and_with_the_namespace_gone(netns_factory, iproute2, pycni_dir):
     host, cont = netns_factory.new("h"), netns_factory.new("c")
     conf = seed_conf()
-    ok(run(plugin_dir, "ADD", host, cont, conf))
+    ok(run(pycni_dir, "ADD", host, cont, conf))
     veths = [l["ifname"] for l in iproute2.ipj(host, "link") if l["ifname"].startswith("veth")]
     assert len(veths) == 1
-    ok(run(plugin_dir, "DEL", host, cont, conf))
+    ok(run(pycni_dir, "DEL", host, cont, conf))
     assert not [l for l in iproute2.ipj(host, "link") if l["ifname"].startswith("veth")]
-    ok(run(plugin_dir, "DEL", host, cont, conf))
-    ok(run(plugin_dir, "ADD", host, cont, conf, cid="ctr2"))
+    ok(run(pycni_dir, "DEL", host, cont, conf))
+    ok(run(pycni_dir, "ADD", host, cont, conf, cid="ctr2"))
     subprocess.run(["ip", "netns", "del", cont], check=True)
-    ok(run(plugin_dir, "DEL", host, cont, conf, cid="ctr2"))
-    ok(run(plugin_dir, "DEL", host, "", conf, cid="ctr2"))
+    ok(run(pycni_dir, "DEL", host, cont, conf, cid="ctr2"))
+    ok(run(pycni_dir, "DEL", host, "", conf, cid="ctr2"))
 
 
-def test_ip_masq_rules_are_added_and_removed(netns_factory, iproute2, plugin_dir):
+def test_ip_masq_rules_are_added_and_removed(netns_factory, iproute2, pycni_dir):
     if shutil.which("iptables") is None:
         pytest.skip("iptables is not installed")
     host, cont = netns_factory.new("h"), netns_factory.new("c")
     conf = dict(seed_conf(), ipMasq=True)
-    ok(run(plugin_dir, "ADD", host, cont, conf))
+    ok(run(pycni_dir, "ADD", host, cont, conf))
     rules = iproute2.run("iptables-save", "-t", "nat", ns=host).stdout
     assert "-j MASQUERADE" in rules and '--comment "name: \\"seed\\" id: \\"ctr1\\""' in rules
-    ok(run(plugin_dir, "DEL", host, cont, conf))
+    ok(run(pycni_dir, "DEL", host, cont, conf))
     assert "CNI-" not in iproute2.run("iptables-save", "-t", "nat", ns=host).stdout
 
 
@@ -212,8 +203,8 @@ def split_through(exe_dir: str, version: str, netns_factory, iproute2, extra_pat
 
 
 @pytest.mark.skipif(shutil.which("nft") is None, reason="nft is needed to count packets at the gateways")
-def test_real_flows_split_over_both_gateways_pycni_vs_reference(netns_factory, iproute2, plugin_dir, capsys):
-    ours = split_through(plugin_dir, "1.0.0", netns_factory, iproute2)
+def test_real_flows_split_over_both_gateways_pycni_vs_reference(netns_factory, iproute2, pycni_dir, capsys):
+    ours = split_through(pycni_dir, "1.0.0", netns_factory, iproute2)
     ref = None
     if os.path.exists(f"{REF}/ptp"):
         ref = split_through(REF, "1.0.0", netns_factory, iproute2)

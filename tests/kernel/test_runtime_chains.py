@@ -1,9 +1,9 @@
 """`pycni add/check/del/gc` driving real plugin chains inside throwaway namespaces.
 
-Each test creates a "host" namespace and container namespaces named pycni-rt-<random>, runs the
+Each test creates a "host" namespace and container namespaces (conftest's netns_factory), runs the
 runtime as `ip netns exec HOST pycni ...` (so bridges and host-side veths live in HOST, never on
 the real host), keeps the result cache, host-local's dataDir and the plugin directory under
-tmp_path, and deletes the namespaces in a finalizer even when the test fails. The oracle is
+tmp_path; the namespaces are deleted in the factory's finalizer even when the test fails. The oracle is
 iproute2's JSON output. Chains: the reference bridge + host-local, the reference ptp delegating
 to pycni's static (found first on CNI_PATH), and pycni's own bridge + host-local when installed.
 """
@@ -12,49 +12,31 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-
-REF = "/usr/lib/cni"
+from harness_common import REF_DIR, NetnsFactory, ip_status, ipj
 
 
 def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces)"
-    if shutil.which("ip") is None:
-        return "iproute2 `ip` is not installed"
+    """Root and iproute2 are conftest's checks; these chains also need the reference plugins."""
     for p in ("bridge", "host-local", "ptp"):
-        if not os.path.isfile(os.path.join(REF, p)):
-            return f"reference plugin {REF}/{p} missing (Debian package containernetworking-plugins)"
+        if not os.path.isfile(os.path.join(REF_DIR, p)):
+            return f"reference plugin {REF_DIR}/{p} missing (Debian package containernetworking-plugins)"
     return None
 
 
 pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
 
 
-def ip(ns: str | None, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = ["ip"] + (["-n", ns] if ns else []) + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return p
-
-
-def ipj(ns: str, *args: str) -> list[dict]:
-    out = ip(ns, "-j", *args).stdout.strip()
-    return json.loads(out) if out else []
-
-
 class World:
     """Namespaces, directories and the `pycni` command for one test."""
 
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, tmp_path, factory: NetnsFactory) -> None:
         self.tag = os.urandom(3).hex()
         self.tmp = tmp_path
-        self.names: list[str] = []
+        self.factory = factory
         self.netconf = str(tmp_path / "net.d")
         self.cache = str(tmp_path / "cache")
         self.data = str(tmp_path / "ipam")
@@ -63,21 +45,13 @@ class World:
         self.octet = int(self.tag[:2], 16) % 200 + 20
 
     def netns(self, role: str) -> str:
-        name = f"pycni-rt-{self.tag}-{role}"
-        ip(None, "netns", "add", name)
-        self.names.append(name)
-        ip(name, "link", "set", "lo", "up")
-        return name
-
-    def cleanup(self) -> None:
-        for name in reversed(self.names):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        return self.factory.new(f"rt-{role}")
 
     def conflist(self, doc: dict) -> None:
         with open(os.path.join(self.netconf, f"10-{doc['name']}.conflist"), "w") as f:
             json.dump(doc, f)
 
-    def pycni(self, *args: str, cni_path: str = REF, check: bool = True, ctr: str | None = None,
+    def pycni(self, *args: str, cni_path: str = REF_DIR, check: bool = True, ctr: str | None = None,
               extra_env: dict | None = None) -> subprocess.CompletedProcess:
         env = dict(os.environ, NETCONFPATH=self.netconf, CNI_PATH=cni_path)
         for k in ("CNI_ARGS", "CAP_ARGS", "CNI_IFNAME"):
@@ -106,12 +80,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
-    try:
-        yield w
-    finally:
-        w.cleanup()
+def world(tmp_path, netns_factory: NetnsFactory) -> World:
+    return World(tmp_path, netns_factory)
 
 
 _ICMP_ECHO = r"""
@@ -192,7 +162,7 @@ def bridge_net(w: World, name: str) -> dict:
 
 @pytest.mark.parametrize("impl", ["reference", "pycni"])
 def test_bridge_and_host_local_add_check_del(world, tmp_path, impl):
-    cni_path = REF
+    cni_path = REF_DIR
     if impl == "pycni":
         cni_path = pycni_plugins(tmp_path, ["bridge", "host-local"])
         if cni_path is None:
@@ -219,7 +189,7 @@ def test_bridge_and_host_local_add_check_del(world, tmp_path, impl):
     w.pycni("check", "rtbr", f"/run/netns/{ctr}", cni_path=cni_path)
     w.pycni("del", "rtbr", f"/run/netns/{ctr}", cni_path=cni_path)
     assert w.veths(w.host) == [] and w.veths(ctr) == []
-    assert ip(ctr, "link", "show", "eth0", check=False).returncode != 0
+    assert ip_status(ctr, "link", "show", "eth0") != 0
     assert w.allocations("rtbr") == [] and w.cache_files() == []
     w.pycni("del", "rtbr", f"/run/netns/{ctr}", cni_path=cni_path)  # DEL again: fine
 
@@ -240,7 +210,7 @@ def test_reference_ptp_delegates_to_pycni_static_with_two_default_gateways(world
                  "addresses": [{"address": f"10.{w.octet}.1.2/24", "gateway": gw1},
                                {"address": f"10.{w.octet}.2.2/24", "gateway": gw2}],
                  "routes": [{"dst": "0.0.0.0/0", "gw": gw1}, {"dst": "0.0.0.0/0", "gw": gw2}]}}]})
-    cni_path = f"{bindir}:{REF}"
+    cni_path = f"{bindir}:{REF_DIR}"
     out = json.loads(w.pycni("add", "rtptp", f"/run/netns/{ctr}", cni_path=cni_path).stdout)
     assert [i["address"] for i in out["ips"]] == [f"10.{w.octet}.1.2/24", f"10.{w.octet}.2.2/24"]
     if atime_moves(bindir):
@@ -257,7 +227,7 @@ def test_reference_ptp_delegates_to_pycni_static_with_two_default_gateways(world
     w.pycni("del", "rtptp", f"/run/netns/{ctr}", cni_path=cni_path)
     assert w.veths(w.host) == [] and w.cache_files() == []
     assert [r for r in ipj(w.host, "-4", "route", "show") if r["dst"].startswith(f"10.{w.octet}.")] == []
-    assert ip(ctr, "link", "show", "eth0", check=False).returncode != 0
+    assert ip_status(ctr, "link", "show", "eth0") != 0
 
 
 def test_gc_dels_stale_attachments_of_real_plugins(world):
@@ -272,8 +242,8 @@ def test_gc_dels_stale_attachments_of_real_plugins(world):
     keep = container_id_for(f"/run/netns/{c1}")
     w.pycni("gc", "rtgc", "/ignored", "--valid-attachment", keep, "eth0")
     assert len(w.veths(w.host)) == 1 and len(w.allocations("rtgc")) == 1
-    assert ip(c1, "link", "show", "eth0", check=False).returncode == 0
-    assert ip(c2, "link", "show", "eth0", check=False).returncode != 0
+    assert ip_status(c1, "link", "show", "eth0") == 0
+    assert ip_status(c2, "link", "show", "eth0") != 0
     assert w.cache_files() == [f"rtgc-{keep}-eth0"]
     # cnitool's gc keeps nothing
     w.pycni("gc", "rtgc", "/ignored")

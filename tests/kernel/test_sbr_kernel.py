@@ -13,28 +13,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_tuning_harness import (
-    NET,
-    World,
-    assert_same,
-    connects,
-    install_plugins,
-    ipj,
-    need_reference,
-    norm_result,
-    normalize,
-    routing_state,
-    sh,
-    tx_packets,
-)
+from harness_common import REF_DIR, NetnsFactory, assert_same, ipj, need_reference, norm_result, normalize, sh
+from harness_meta import NET, World, connects, routing_state, tx_packets
 
-REF = "/usr/lib/cni"
 DEFAULT = [{"dst": "0.0.0.0/0"}]
-
-
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return install_plugins(tmp_path_factory)
 
 
 def sbr_conf(**kw: object) -> dict:
@@ -71,8 +53,8 @@ class TwoNics:
 
 
 @pytest.fixture
-def two(netns_factory: object, pycni_bin: str) -> TwoNics:
-    return TwoNics(World(netns_factory, "s", pycni_bin, pycni_bin), 61)
+def two(netns_factory: NetnsFactory, pycni_dir: str) -> TwoNics:
+    return TwoNics(World(netns_factory, "s", pycni_dir, pycni_dir), 61)
 
 
 def route_dev(ns: str, dst: str, src: str) -> str:
@@ -106,10 +88,10 @@ def test_replies_leave_through_the_interface_they_came_in_on(two: TwoNics) -> No
     assert two.sbr("DEL").ok  # type: ignore[attr-defined]
 
 
-def test_state_matches_the_reference(netns_factory: object, pycni_bin: str) -> None:
+def test_state_matches_the_reference(netns_factory: NetnsFactory, pycni_dir: str) -> None:
     need_reference("sbr")
-    worlds = {"sp": TwoNics(World(netns_factory, "sp", pycni_bin, pycni_bin), 63),
-              "sr": TwoNics(World(netns_factory, "sr", REF, pycni_bin), 63)}
+    worlds = {"sp": TwoNics(World(netns_factory, "sp", pycni_dir, pycni_dir), 63),
+              "sr": TwoNics(World(netns_factory, "sr", REF_DIR, pycni_dir), 63)}
     results, states, after_del = {}, {}, {}
     for tag, t in worlds.items():
         out = t.sbr("ADD")
@@ -129,12 +111,12 @@ def test_state_matches_the_reference(netns_factory: object, pycni_bin: str) -> N
     assert_same(after_del["sp"], after_del["sr"], "rules and routes after DEL (table 100 aside)")
 
 
-def test_pycni_keeps_routes_upstream_loses(netns_factory: object, pycni_bin: str) -> None:
+def test_pycni_keeps_routes_upstream_loses(netns_factory: NetnsFactory, pycni_dir: str) -> None:
     """A route of the interface whose gateway is in none of its subnets: upstream deletes it from main
     without copying it anywhere; pycni moves it to the sbr table like the others."""
     need_reference("sbr")
-    worlds = {"kp": TwoNics(World(netns_factory, "kp", pycni_bin, pycni_bin), 65),
-              "kr": TwoNics(World(netns_factory, "kr", REF, pycni_bin), 65)}
+    worlds = {"kp": TwoNics(World(netns_factory, "kp", pycni_dir, pycni_dir), 65),
+              "kr": TwoNics(World(netns_factory, "kr", REF_DIR, pycni_dir), 65)}
     found = {}
     for tag, t in worlds.items():
         sh("ip", "-n", t.c, "route", "add", "192.0.2.0/24", "via", "172.31.0.1", "dev", "net1", "onlink")

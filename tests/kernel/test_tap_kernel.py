@@ -1,7 +1,7 @@
 """tap against a real kernel (root, /dev/net/tun). There is no reference binary (tap is newer than Debian's 1.1.1),
 so the expected kernel state is upstream HEAD's, read back with `ip -d -j link`.
 
-Creates per test: a host/ext/container namespace set (see test_macvlan_harness); removed in finalizers.
+Creates per test: a host/ext/container namespace set (see harness_links); removed in finalizers.
 """
 
 from __future__ import annotations
@@ -9,17 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_macvlan_harness import (
-    addr_state,
-    ip,
-    ipj,
-    link_names,
-    link_state,
-    pycni_dir,  # noqa: F401 - fixture
-    route_state,
-    single,
-    sysctl,
-)
+from harness_common import ip, ipj
+from harness_links import addr_state, link_names, link_state, route_state, single, sysctl
 
 pytestmark = [pytest.mark.kernel,
               pytest.mark.skipif(not os.path.exists("/dev/net/tun"), reason="no /dev/net/tun on this machine")]

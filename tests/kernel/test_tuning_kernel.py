@@ -7,30 +7,13 @@ import os
 import stat
 
 import pytest
-from test_tuning_harness import (
-    NET,
-    World,
-    assert_same,
-    install_plugins,
-    link_state,
-    need_reference,
-    norm_result,
-    normalize,
-    read_proc,
-    sh,
-)
-
-REF = "/usr/lib/cni"
-
-
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return install_plugins(tmp_path_factory)
+from harness_common import REF_DIR, NetnsFactory, assert_same, need_reference, norm_result, normalize, read_proc, sh
+from harness_meta import NET, World, link_state
 
 
 @pytest.fixture
-def world(netns_factory: object, pycni_bin: str) -> World:
-    return World(netns_factory, "t", pycni_bin, pycni_bin)
+def world(netns_factory: NetnsFactory, pycni_dir: str) -> World:
+    return World(netns_factory, "t", pycni_dir, pycni_dir)
 
 
 def tuning_conf(data_dir: str, **kw: object) -> dict:
@@ -143,10 +126,10 @@ def test_del_when_the_namespace_is_gone_drops_the_backup(world: World, tmp_path:
     assert not os.path.exists(backup)  # upstream leaves it behind forever
 
 
-def test_state_after_add_matches_the_reference(netns_factory: object, pycni_bin: str, tmp_path: object) -> None:
+def test_state_after_add_matches_the_reference(netns_factory: NetnsFactory, pycni_dir: str, tmp_path: object) -> None:
     need_reference("tuning")
-    py = World(netns_factory, "tp", pycni_bin, pycni_bin)
-    ref = World(netns_factory, "tr", REF, pycni_bin)
+    py = World(netns_factory, "tp", pycni_dir, pycni_dir)
+    ref = World(netns_factory, "tr", REF_DIR, pycni_dir)
     # txQLen is HEAD-only (1.1.1 ignores the key), so it stays out of the comparison
     conf = dict(mac="0a:58:0a:58:07:99", mtu=1400, promisc=True, allmulti=True, sysctl=SYSCTLS)
     results, states, restored = {}, {}, {}

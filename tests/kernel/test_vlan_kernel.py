@@ -8,16 +8,7 @@ tests/unit/test_vlan_unit.py. Creates per test: twin host/ext/container namespac
 from __future__ import annotations
 
 import pytest
-from test_macvlan_harness import (
-    addr_state,
-    kind_supported,
-    link_names,
-    link_state,
-    normalize,
-    pycni_dir,  # noqa: F401 - fixture
-    route_state,
-    twin,
-)
+from harness_links import add_check_del_both, fails_like_reference_without_kind, need_kind, twin
 
 pytestmark = pytest.mark.kernel
 
@@ -26,9 +17,7 @@ IPAM = {"type": "static", "addresses": [{"address": "10.100.0.2/24", "gateway": 
 
 @pytest.fixture
 def vlan_ok(netns_factory) -> None:
-    reason = kind_supported(netns_factory, "vlan", "id", "10")
-    if reason:
-        pytest.skip(reason)
+    need_kind(netns_factory, "vlan", "id", "10")
 
 
 def conf(**kw: object) -> dict:
@@ -40,21 +29,8 @@ def conf(**kw: object) -> dict:
 
 def test_add_check_del_match_reference(vlan_ok, netns_factory, pycni_dir) -> None:
     ours, ref = twin(netns_factory, pycni_dir, "vlan")
-    cfg = conf(mtu=1400)
-    r_ours, r_ref = ours.add(cfg), ref.add(cfg)
-    assert normalize(r_ours, ours) == normalize(r_ref, ref)
-    st = link_state(ours.cont, "eth0")
-    del st["txqlen"]
-    st_ref = link_state(ref.cont, "eth0")
-    del st_ref["txqlen"]
-    assert st == st_ref and (st["kind"], st["data.id"], st["mtu"]) == ("vlan", 100, 1400)
-    assert addr_state(ours.cont, "eth0") == addr_state(ref.cont, "eth0")
-    assert route_state(ours.cont) == route_state(ref.cont)
-    for side, res in ((ours, r_ours), (ref, r_ref)):
-        side.ok("CHECK", dict(cfg, prevResult=res))
-        side.ok("DEL", cfg)
-        assert link_names(side.cont) == ["lo"]
-        side.ok("DEL", cfg)
+    st = add_check_del_both(ours, ref, conf(mtu=1400))
+    assert (st["kind"], st["data.id"], st["mtu"]) == ("vlan", 100, 1400)
 
 
 def test_check_vlan_id_mismatch(vlan_ok, netns_factory, pycni_dir) -> None:
@@ -65,8 +41,4 @@ def test_check_vlan_id_mismatch(vlan_ok, netns_factory, pycni_dir) -> None:
 
 def test_unsupported_kernel_error_matches_reference(netns_factory, pycni_dir) -> None:
     """Where the kernel lacks 802.1Q (as here), both fail alike and leave nothing behind."""
-    if kind_supported(netns_factory, "vlan", "id", "10") is None:
-        pytest.skip("this kernel supports 802.1Q vlans")
-    ours, ref = twin(netns_factory, pycni_dir, "vlan")
-    assert ours.error("ADD", conf()) == ref.error("ADD", conf()) == "failed to create vlan: operation not supported"
-    assert link_names(ours.cont) == ["lo"] and link_names(ours.host) == ["lo", "up0"]
+    fails_like_reference_without_kind(netns_factory, pycni_dir, "vlan", conf(), "id", "10")

@@ -10,19 +10,8 @@ import functools
 import subprocess
 
 import pytest
-from test_tuning_harness import (
-    NET,
-    World,
-    assert_same,
-    install_plugins,
-    ipj,
-    need_reference,
-    normalize,
-    routing_state,
-    sh,
-)
-
-REF = "/usr/lib/cni"
+from harness_common import REF_DIR, NetnsFactory, assert_same, ipj, need_reference, normalize, sh
+from harness_meta import NET, World, routing_state
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,14 +40,9 @@ def need_vrf() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return install_plugins(tmp_path_factory)
-
-
 @pytest.fixture
-def world(netns_factory: object, pycni_bin: str) -> World:
-    return World(netns_factory, "v", pycni_bin, pycni_bin)
+def world(netns_factory: NetnsFactory, pycni_dir: str) -> World:
+    return World(netns_factory, "v", pycni_dir, pycni_dir)
 
 
 def vrf_conf(**kw: object) -> dict:
@@ -93,13 +77,13 @@ def link(ns: str, name: str) -> dict | None:
     return found[0] if found else None
 
 
-def test_without_vrf_support_add_fails_like_the_reference(netns_factory: object, pycni_bin: str) -> None:
+def test_without_vrf_support_add_fails_like_the_reference(netns_factory: NetnsFactory, pycni_dir: str) -> None:
     if vrf_support() is None:
         pytest.skip("this kernel supports VRF devices; the failure case cannot be produced")
     need_reference("vrf")
     msgs = {}
-    for tag, bindir in (("vp", pycni_bin), ("vr", REF)):
-        w = World(netns_factory, tag, bindir, pycni_bin)
+    for tag, bindir in (("vp", pycni_dir), ("vr", REF_DIR)):
+        w = World(netns_factory, tag, bindir, pycni_dir)
         prev = w.attach(71)
         out = w.meta("vrf", "ADD", vrf_conf(), prev)
         assert not out.ok
@@ -162,12 +146,12 @@ def test_del_after_the_interface_is_gone(world: World) -> None:
     assert link(cont, "blue") is None
 
 
-def test_state_matches_the_reference(netns_factory: object, pycni_bin: str) -> None:
+def test_state_matches_the_reference(netns_factory: NetnsFactory, pycni_dir: str) -> None:
     need_vrf()
     need_reference("vrf")
     states = {}
-    for tag, bindir in (("vp", pycni_bin), ("vr", REF)):
-        w = World(netns_factory, tag, bindir, pycni_bin)
+    for tag, bindir in (("vp", pycni_dir), ("vr", REF_DIR)):
+        w = World(netns_factory, tag, bindir, pycni_dir)
         prev = manual_attach(w, 76)
         assert w.meta("vrf", "ADD", vrf_conf(), prev).ok
         cont = w.container()

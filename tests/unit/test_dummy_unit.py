@@ -4,7 +4,7 @@ container, mandatory IPAM, rollback, CHECK (up state, no route check) and DEL (u
 from __future__ import annotations
 
 import pytest
-from test_linkinfo_fakekernel import STATIC_RESULT, FakeKernel, err_msg, kernel, ok, run_plugin  # noqa: F401
+from fakekernel import FakeKernel, err_msg, ok, run_plugin
 
 from pycni.linux import linkinfo
 from pycni.netlink import codec as c
@@ -22,9 +22,7 @@ def conf(**kw: object) -> dict:
 
 @pytest.fixture
 def k(kernel: FakeKernel) -> FakeKernel:
-    kernel.add_ns("/cont")
-    kernel.ipam_result = STATIC_RESULT
-    return kernel
+    return kernel.with_container()
 
 
 def test_add_creates_dummy_inside_container_with_final_name(k: FakeKernel) -> None:

@@ -30,17 +30,8 @@ HELLO = (b"l\x01\x00\x01\x00\x00\x00\x00\x01\x00\x00\x00m\x00\x00\x00"
          b"\x06\x01s\x00\x14\x00\x00\x00org.freedesktop.DBus\x00\x00\x00\x00")
 
 
-@pytest.fixture(autouse=True)
-def _no_real_netfilter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit tests run as root in CI: never let a real iptables/nft/conntrack call through."""
-    from pycni.linux import netfilter
-
-    def refuse(*a: object, **k: object) -> None:
-        raise AssertionError(f"a unit test tried to run {a[:1]!r} for real")
-
-    monkeypatch.setattr(netfilter.subprocess, "run", refuse)
-    monkeypatch.setattr(netfilter, "delete_conntrack_dst_port", refuse)
-    monkeypatch.setattr(netfilter, "routable_host_ifname", lambda ip: "")
+# Unit tests run as root in CI: never let a real iptables/nft/conntrack call through (conftest.py).
+pytestmark = pytest.mark.usefixtures("no_real_netfilter")
 
 
 # --- wire format -------------------------------------------------------------------------------------

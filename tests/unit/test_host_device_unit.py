@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_linkinfo_fakekernel import HOST, STATIC_RESULT, FakeKernel, err_msg, kernel, ok, run_plugin  # noqa: F401
+from fakekernel import HOST, FakeKernel, err_msg, ok, run_plugin
 
 from pycni.netlink import codec as c
 from pycni.plugins.main import host_device as hd
@@ -27,8 +27,7 @@ def k(kernel: FakeKernel, tmp_path, monkeypatch) -> FakeKernel:
     dev = kernel.add_link(HOST, "hd0", mtu=1480, address="0a:00:00:00:00:aa")
     dev.flags = c.IFF_UP
     kernel.add_link(HOST, "other0", address="0a:00:00:00:00:bb")
-    kernel.add_ns("/cont")
-    kernel.ipam_result = STATIC_RESULT
+    kernel.with_container()
     monkeypatch.setattr(hd, "SYS_BUS_PCI", str(tmp_path / "pci"))
     monkeypatch.setattr(hd, "SYS_BUS_AUXILIARY", str(tmp_path / "aux"))
     (tmp_path / "pci").mkdir()

@@ -8,7 +8,7 @@ import sys
 from socket import AF_INET
 
 import pytest
-from test_linkinfo_fakekernel import HOST, STATIC_RESULT, FakeKernel, err_msg, kernel, ok, run_plugin  # noqa: F401
+from fakekernel import HOST, FakeKernel, created_exclusive, err_msg, ok, run_plugin
 
 from pycni.linux import linkinfo
 from pycni.netlink import codec as c
@@ -29,21 +29,13 @@ def conf(**kw: object) -> dict:
 def k(kernel: FakeKernel) -> FakeKernel:
     up0 = kernel.add_link(HOST, "up0", mtu=9000)
     kernel.ns[HOST].routes.append(c.Route(family=AF_INET, dst=None, dst_len=0, oif=up0.index))
-    kernel.add_ns("/cont")
-    kernel.ipam_result = STATIC_RESULT
-    return kernel
-
-
-def created(k: FakeKernel) -> tuple[str, list[tuple[int, bytes]]]:
-    [(ns, _t, flags, payload)] = [r for r in k.sent(c.RTM_NEWLINK) if linkinfo.info_data(r[3])[0]]
-    assert flags == c.NLM_F_CREATE | c.NLM_F_EXCL
-    return ns, c.parse_attrs(payload, c.IFINFOMSG_LEN)
+    return kernel.with_container()
 
 
 @pytest.mark.parametrize("mode,value", [(None, 0), ("l2", 0), ("l3", 1), ("l3s", 2)])
 def test_add_sends_ipvlan_newlink(k: FakeKernel, mode: str | None, value: int) -> None:
     ok(run_plugin(P, "ADD", conf(mode=mode, mtu=1450)))
-    ns, attrs = created(k)
+    ns, attrs = created_exclusive(k)
     assert ns == HOST
     assert [a for a, _ in attrs] == [c.IFLA_LINK, c.IFLA_IFNAME, c.IFLA_MTU, c.IFLA_NET_NS_FD, c.IFLA_LINKINFO]
     a = dict(attrs)
@@ -81,7 +73,7 @@ def test_kernel_without_ipvlan(k: FakeKernel) -> None:
 
 def test_master_defaults_to_default_route_device(k: FakeKernel) -> None:
     ok(run_plugin(P, "ADD", conf(master=None)))
-    assert int.from_bytes(dict(created(k)[1])[c.IFLA_LINK], sys.byteorder) == k.link(HOST, "up0").index
+    assert int.from_bytes(dict(created_exclusive(k)[1])[c.IFLA_LINK], sys.byteorder) == k.link(HOST, "up0").index
 
 
 def test_chained_master_and_addresses_from_prev_result(k: FakeKernel) -> None:
@@ -91,7 +83,7 @@ def test_chained_master_and_addresses_from_prev_result(k: FakeKernel) -> None:
     assert k.ipam_calls == []  # no IPAM: the chained addresses are configured
     assert res["ips"] == [{"interface": 0, "address": "10.1.0.5/16", "gateway": "10.1.0.1"}]
     assert [a.cidr for a in k.ns["/cont"].addrs] == ["10.1.0.5/16"]
-    assert int.from_bytes(dict(created(k)[1])[c.IFLA_LINK], sys.byteorder) == k.link(HOST, "up0").index
+    assert int.from_bytes(dict(created_exclusive(k)[1])[c.IFLA_LINK], sys.byteorder) == k.link(HOST, "up0").index
 
 
 def test_chained_master_needs_single_named_interface(k: FakeKernel) -> None:
@@ -151,6 +143,6 @@ def test_del_without_master_or_default_route(k: FakeKernel) -> None:
 def test_link_in_container(k: FakeKernel) -> None:
     k.add_link("/cont", "cm0")
     ok(run_plugin(P, "ADD", conf(master="cm0", linkInContainer=True)))
-    ns, attrs = created(k)
+    ns, attrs = created_exclusive(k)
     assert ns == "/cont"
     assert int.from_bytes(dict(attrs)[c.IFLA_LINK], sys.byteorder) == k.link("/cont", "cm0").index

@@ -7,7 +7,7 @@ import sys
 from socket import AF_INET
 
 import pytest
-from test_linkinfo_fakekernel import HOST, STATIC_RESULT, FakeKernel, err_msg, kernel, ok, run_plugin  # noqa: F401
+from fakekernel import HOST, FakeKernel, err_msg, ok, run_plugin
 
 from pycni.linux import linkinfo
 from pycni.netlink import codec as c
@@ -30,14 +30,7 @@ L3 = {"type": "static"}
 def k(kernel: FakeKernel) -> FakeKernel:
     up0 = kernel.add_link(HOST, "up0", mtu=1500)
     kernel.ns[HOST].routes.append(c.Route(family=AF_INET, dst=None, dst_len=0, oif=up0.index, gateway="192.0.2.1"))
-    kernel.add_ns("/cont")
-    kernel.ipam_result = STATIC_RESULT
-    return kernel
-
-
-def created(k: FakeKernel) -> tuple[str, int, list[tuple[int, bytes]]]:
-    [(ns, _t, flags, payload)] = [r for r in k.sent(c.RTM_NEWLINK) if linkinfo.info_data(r[3])[0]]
-    return ns, flags, c.parse_attrs(payload, c.IFINFOMSG_LEN)
+    return kernel.with_container()
 
 
 # --- the netlink message --------------------------------------------------------------------------------------
@@ -45,7 +38,7 @@ def created(k: FakeKernel) -> tuple[str, int, list[tuple[int, bytes]]]:
 
 def test_add_sends_macvlan_newlink_in_reference_attribute_order(k: FakeKernel) -> None:
     ok(run_plugin(P, "ADD", conf(mode="vepa", mtu=1400, mac="0a:58:c0:00:02:64", bcqueuelen=5000)))
-    ns, flags, attrs = created(k)
+    ns, flags, attrs = k.created()
     assert ns == HOST
     assert flags == c.NLM_F_CREATE | c.NLM_F_EXCL
     assert [a for a, _ in attrs] == [c.IFLA_LINK, c.IFLA_IFNAME, c.IFLA_MTU, c.IFLA_ADDRESS, c.IFLA_NET_NS_FD,
@@ -68,7 +61,7 @@ def test_add_sends_macvlan_newlink_in_reference_attribute_order(k: FakeKernel) -
                                         ("passthru", 8)])
 def test_modes_map_to_kernel_values(k: FakeKernel, mode: str | None, value: int) -> None:
     ok(run_plugin(P, "ADD", conf(mode=mode)))
-    _ns, _f, attrs = created(k)
+    _ns, _f, attrs = k.created()
     data = dict(c.parse_attrs(dict(c.parse_attrs(dict(attrs)[c.IFLA_LINKINFO]))[c.IFLA_INFO_DATA]))
     assert data == {linkinfo.IFLA_MACVLAN_MODE: value.to_bytes(4, sys.byteorder)}  # no bcqueuelen, no mtu
     assert c.IFLA_MTU not in dict(attrs) and c.IFLA_ADDRESS not in dict(attrs)
@@ -112,7 +105,7 @@ def test_l2_add_only_sets_link_up(k: FakeKernel) -> None:
 
 def test_master_defaults_to_default_route_device(k: FakeKernel) -> None:
     ok(run_plugin(P, "ADD", conf(master=None)))
-    _ns, _f, attrs = created(k)
+    _ns, _f, attrs = k.created()
     assert int.from_bytes(dict(attrs)[c.IFLA_LINK], sys.byteorder) == k.link(HOST, "up0").index
 
 
@@ -164,7 +157,7 @@ def test_config_type_errors_use_go_text(k: FakeKernel, key: str, value: object, 
 
 def test_keys_match_case_insensitively(k: FakeKernel) -> None:
     ok(run_plugin(P, "ADD", {"cniVersion": "1.0.0", "name": "n", "type": "macvlan", "MASTER": "up0", "Mode": "private"}))
-    _ns, _f, attrs = created(k)
+    _ns, _f, attrs = k.created()
     data = dict(c.parse_attrs(dict(c.parse_attrs(dict(attrs)[c.IFLA_LINKINFO]))[c.IFLA_INFO_DATA]))
     assert data[linkinfo.IFLA_MACVLAN_MODE] == (1).to_bytes(4, sys.byteorder)
 
@@ -177,7 +170,7 @@ def test_missing_netns(k: FakeKernel) -> None:
 def test_link_in_container_creates_inside_with_container_master(k: FakeKernel) -> None:
     k.add_link("/cont", "cm0", mtu=9000)
     res = ok(run_plugin(P, "ADD", conf(master="cm0", linkInContainer=True, mtu=9000)))
-    ns, _f, attrs = created(k)
+    ns, _f, attrs = k.created()
     assert ns == "/cont"
     assert int.from_bytes(dict(attrs)[c.IFLA_LINK], sys.byteorder) == k.link("/cont", "cm0").index
     assert res["interfaces"][0]["name"] == "eth0" and k.link("/cont", "eth0").mtu == 9000
@@ -187,7 +180,7 @@ def test_link_in_container_default_master_is_container_default_route(k: FakeKern
     cm = k.add_link("/cont", "cm0")
     k.ns["/cont"].routes.append(c.Route(family=AF_INET, dst=None, dst_len=0, oif=cm.index))
     ok(run_plugin(P, "ADD", conf(master=None, linkInContainer=True)))
-    assert created(k)[0] == "/cont"
+    assert k.created()[0] == "/cont"
 
 
 def test_create_failure_text(k: FakeKernel) -> None:

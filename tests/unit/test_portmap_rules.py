@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_portmap_netfilter import FakeNetfilter, fake  # noqa: F401 - fixture
+from fakenetfilter import FakeNetfilter
 
 from pycni.linux import netfilter as nf
 from pycni.plugins.meta import portmap
@@ -26,17 +26,8 @@ PREV = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_real_netfilter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit tests run as root in CI: never let a real iptables/nft/conntrack call through."""
-    from pycni.linux import netfilter
-
-    def refuse(*a: object, **k: object) -> None:
-        raise AssertionError(f"a unit test tried to run {a[:1]!r} for real")
-
-    monkeypatch.setattr(netfilter.subprocess, "run", refuse)
-    monkeypatch.setattr(netfilter, "delete_conntrack_dst_port", refuse)
-    monkeypatch.setattr(netfilter, "routable_host_ifname", lambda ip: "")
+# Unit tests run as root in CI: never let a real iptables/nft/conntrack call through (conftest.py).
+pytestmark = pytest.mark.usefixtures("no_real_netfilter")
 
 
 def pconf(**kw: object) -> dict:

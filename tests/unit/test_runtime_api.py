@@ -10,7 +10,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_runtime_fakes import FakePlugins  # noqa: E402
+from runtime_fakes import FakePlugins  # noqa: E402
 
 from pycni.runtime import CNIRuntime, RuntimeConf, network_conf_from_bytes  # noqa: E402
 from pycni.runtime import cache  # noqa: E402

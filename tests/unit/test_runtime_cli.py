@@ -11,7 +11,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_runtime_fakes import FakePlugins, write  # noqa: E402
+from runtime_fakes import FakePlugins, write  # noqa: E402
 
 from pycni.cli import runtime_cmds as R  # noqa: E402
 from pycni.cli.main import build_parser  # noqa: E402

@@ -8,7 +8,7 @@ import stat
 import sys
 
 import pytest
-from test_linkinfo_fakekernel import STATIC_RESULT, FakeKernel, err_msg, kernel, ok, run_plugin  # noqa: F401
+from fakekernel import FakeKernel, err_msg, ok, run_plugin
 
 from pycni.linux import linkinfo, tuntap
 from pycni.netlink import codec as c
@@ -26,9 +26,7 @@ def conf(**kw: object) -> dict:
 
 @pytest.fixture
 def k(kernel: FakeKernel) -> FakeKernel:
-    kernel.add_ns("/cont")
-    kernel.ipam_result = STATIC_RESULT
-    return kernel
+    return kernel.with_container()
 
 
 def tun_flags(k: FakeKernel, name: str = "tap0") -> int:

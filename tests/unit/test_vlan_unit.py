@@ -7,7 +7,7 @@ import struct
 import sys
 
 import pytest
-from test_linkinfo_fakekernel import HOST, STATIC_RESULT, FakeKernel, err_msg, kernel, ok, run_plugin  # noqa: F401
+from fakekernel import HOST, FakeKernel, created_exclusive, err_msg, ok, run_plugin
 
 from pycni.linux import linkinfo
 from pycni.netlink import codec as c
@@ -28,20 +28,12 @@ def conf(**kw: object) -> dict:
 @pytest.fixture
 def k(kernel: FakeKernel) -> FakeKernel:
     kernel.add_link(HOST, "up0", mtu=1500)
-    kernel.add_ns("/cont")
-    kernel.ipam_result = STATIC_RESULT
-    return kernel
-
-
-def created(k: FakeKernel) -> tuple[str, list[tuple[int, bytes]]]:
-    [(ns, _t, flags, payload)] = [r for r in k.sent(c.RTM_NEWLINK) if linkinfo.info_data(r[3])[0]]
-    assert flags == c.NLM_F_CREATE | c.NLM_F_EXCL
-    return ns, c.parse_attrs(payload, c.IFINFOMSG_LEN)
+    return kernel.with_container()
 
 
 def test_add_sends_vlan_newlink(k: FakeKernel) -> None:
     ok(run_plugin(P, "ADD", conf(vlanId=4094, mtu=1400)))
-    ns, attrs = created(k)
+    ns, attrs = created_exclusive(k)
     assert ns == HOST
     assert [a for a, _ in attrs] == [c.IFLA_LINK, c.IFLA_IFNAME, c.IFLA_MTU, c.IFLA_NET_NS_FD, c.IFLA_LINKINFO]
     a = dict(attrs)
@@ -118,5 +110,5 @@ def test_status_always_asks_ipam(k: FakeKernel) -> None:
 def test_link_in_container(k: FakeKernel) -> None:
     k.add_link("/cont", "cm0", mtu=9000)
     ok(run_plugin(P, "ADD", conf(master="cm0", linkInContainer=True, mtu=9000)))
-    assert created(k)[0] == "/cont"
+    assert created_exclusive(k)[0] == "/cont"
     assert k.link("/cont", "eth0").mtu == 9000

@@ -1,5 +1,5 @@
 """vrf: config, the VRF link messages, table choice, route selection, the errors before the namespace, and the
-whole ADD/CHECK/DEL on the in-memory rtnetlink of test_linkinfo_fakekernel (no root).
+whole ADD/CHECK/DEL on the in-memory rtnetlink of fakekernel.py (no root).
 
 This kernel has no CONFIG_NET_VRF, so the VRF device itself is only exercised here and in the skipped kernel tests.
 """
@@ -11,9 +11,8 @@ import struct
 import sys
 
 import pytest
-from test_linkinfo_fakekernel import FakeKernel, kernel  # noqa: F401 - fixture
-from test_linkinfo_fakekernel import run_plugin as _run
-
+from fakekernel import FakeKernel
+from fakekernel import run_plugin as _run
 from pycni import skel
 from pycni.netlink import codec as c
 from pycni.plugins.meta import vrf as V
@@ -121,7 +120,7 @@ def test_routes_carried_into_the_vrf() -> None:
     assert got == [onlink_gw, default, own_mp]  # gateway-less first
 
 
-# --- the whole plugin on the in-memory rtnetlink of test_linkinfo_fakekernel (no VRF needed) ---------------
+# --- the whole plugin on the in-memory rtnetlink of fakekernel.py (no VRF needed) ---------------
 
 CONT = "/cont"
 

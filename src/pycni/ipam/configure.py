@@ -325,6 +325,14 @@ def _track_gateway(ipc: dict[str, Any], v4gw: str | None, v6gw: str | None) -> t
     return v4gw, v6gw
 
 
+def dad_mode(conf: dict[str, Any], raw: Any) -> str:
+    """pycni extension: `"dad": "wait"|"skip"` in the plugin config or its ipam section (configure_iface's dad)."""
+    mode = conf.get("dad") or ((raw.get("ipam") or {}).get("dad") if isinstance(raw, dict) else None) or DAD_WAIT
+    if mode not in (DAD_WAIT, DAD_SKIP):
+        raise ValueError(f'invalid "dad" value {mode!r}: expected "wait" or "skip"')
+    return mode
+
+
 def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT) -> None:
     """Add the result's addresses (those whose `interface` points at ifname) and routes to ifname, set it up.
     Raises CNIError(999, <reference text>) on failure; what was added before a failure stays."""

@@ -20,33 +20,29 @@ def _index(link: Link | int) -> int:
     return link if isinstance(link, int) else link.index
 
 
-def link_by_name(name: str, nl: NetlinkSocket | None = None) -> Link:
-    """LinkNotFoundError ("Link not found") when absent."""
+def get_link_payload(request: bytes, nl: NetlinkSocket | None = None) -> bytes:
+    """The RTM_NEWLINK payload answering an RTM_GETLINK `request` (a link named or indexed);
+    LinkNotFoundError ("Link not found") when the kernel knows no such link."""
     with scoped(nl) as s:
         try:
-            msgs = s.query(c.RTM_GETLINK, c.pack_link(Link(name=name)))
+            msgs = s.query(c.RTM_GETLINK, request)
         except NetlinkError as e:
             if e.errno == _errno.ENODEV:
                 raise LinkNotFoundError() from None
             raise
-    links = [c.unpack_link(m.payload) for m in msgs if m.type == c.RTM_NEWLINK]
-    if not links:
-        raise LinkNotFoundError()
-    return links[0]
+    for m in msgs:
+        if m.type == c.RTM_NEWLINK:
+            return m.payload
+    raise LinkNotFoundError()
+
+
+def link_by_name(name: str, nl: NetlinkSocket | None = None) -> Link:
+    """LinkNotFoundError ("Link not found") when absent."""
+    return c.unpack_link(get_link_payload(c.pack_link(Link(name=name)), nl))
 
 
 def link_by_index(index: int, nl: NetlinkSocket | None = None) -> Link:
-    with scoped(nl) as s:
-        try:
-            msgs = s.query(c.RTM_GETLINK, c.pack_ifinfomsg(index=index))
-        except NetlinkError as e:
-            if e.errno == _errno.ENODEV:
-                raise LinkNotFoundError() from None
-            raise
-    links = [c.unpack_link(m.payload) for m in msgs if m.type == c.RTM_NEWLINK]
-    if not links:
-        raise LinkNotFoundError()
-    return links[0]
+    return c.unpack_link(get_link_payload(c.pack_ifinfomsg(index=index), nl))
 
 
 def link_list(nl: NetlinkSocket | None = None) -> list[Link]:

@@ -9,12 +9,12 @@ Acts on the namespace of the calling thread (or of `nl`); builders are pure and 
 
 from __future__ import annotations
 
-import errno as _errno
 import os
 import struct
 
+from pycni.linux.link import get_link_payload
 from pycni.netlink import codec as c
-from pycni.netlink.socket import LinkNotFoundError, NetlinkError, NetlinkSocket, scoped
+from pycni.netlink.socket import LinkNotFoundError, NetlinkSocket, scoped
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -161,18 +161,9 @@ class LinkDetail:
 
 def link_detail(name: str, nl: NetlinkSocket | None = None) -> LinkDetail:
     """LinkNotFoundError ("Link not found") when absent."""
-    with scoped(nl) as s:
-        try:
-            msgs = s.query(c.RTM_GETLINK, c.pack_link(c.Link(name=name)))
-        except NetlinkError as e:
-            if e.errno == _errno.ENODEV:
-                raise LinkNotFoundError() from None
-            raise
-    for m in msgs:
-        if m.type == c.RTM_NEWLINK:
-            kind, data = info_data(m.payload)
-            return LinkDetail(c.unpack_link(m.payload), kind, data)
-    raise LinkNotFoundError()
+    payload = get_link_payload(c.pack_link(c.Link(name=name)), nl)
+    kind, data = info_data(payload)
+    return LinkDetail(c.unpack_link(payload), kind, data)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,11 +64,12 @@ def get(name: str) -> str:
     return b"".join(chunks)[:-1].decode("utf-8", "surrogateescape")
 
 
-def set(name: str, value: str) -> str:  # noqa: A001 - mirrors the reference's Sysctl(name, value)
-    """Write value, then return the re-read value."""
-    path = path_of(name)
+def write_path(path: str, value: str, create: bool = False) -> None:
+    """Write value to a /proc/sys file (with `create`, as Go's os.WriteFile: O_CREAT|O_TRUNC, 0644);
+    SysctlError("open"|"write", path, errno) on failure."""
+    flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT | os.O_TRUNC if create else 0)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(path, flags, 0o644)
     except OSError as e:
         raise SysctlError("open", path, e.errno or 0) from None
     try:
@@ -78,6 +79,11 @@ def set(name: str, value: str) -> str:  # noqa: A001 - mirrors the reference's S
             raise SysctlError("write", path, e.errno or 0) from None
     finally:
         os.close(fd)
+
+
+def set(name: str, value: str) -> str:  # noqa: A001 - mirrors the reference's Sysctl(name, value)
+    """Write value, then return the re-read value."""
+    write_path(path_of(name), value)
     return get(name)
 
 

@@ -33,16 +33,15 @@ DEFAULT_BRIDGE = "cni0"
 PORT_WAIT_MS = (0, 50, 500, 1000, 1000)
 
 
-def _netconf_struct() -> Any:
+def _fields() -> list[tuple[str, Any]]:
+    from pycni.plugins.common import runtime_mac_field
     from pycni.spec.godecode import BOOL, INT, STRING, Struct
-    from pycni.spec.netconf import NETCONF
 
     trunk = Struct("VlanTrunk", [("minID", INT), ("maxID", INT), ("id", INT)], "main.VlanTrunk")
     bridge_args = Struct("BridgeArgs", [("mac", STRING)], "main.BridgeArgs")
     args = Struct("", [("cni", ("struct", bridge_args))],
                   'struct { Cni main.BridgeArgs "json:\\"cni,omitempty\\"" }')
-    runtime = Struct("", [("mac", STRING)], 'struct { Mac string "json:\\"mac,omitempty\\"" }')
-    return Struct("NetConf", NETCONF.fields + [
+    return [
         ("bridge", STRING),
         ("isGateway", BOOL),
         ("isDefaultGateway", BOOL),
@@ -60,19 +59,16 @@ def _netconf_struct() -> Any:
         ("disableContainerInterface", BOOL),
         ("portIsolation", BOOL),
         ("args", ("struct", args)),
-        ("runtimeConfig", ("struct", runtime)),
+        runtime_mac_field(),
         ("dad", STRING),
-    ], "main.NetConf")
+    ]
 
 
 def decode_conf(raw: Any) -> dict[str, Any]:
     """json.Unmarshal into the NetConf struct, with the bridge name defaulted as upstream."""
-    from pycni.spec.godecode import DecodeError, decode_struct
+    from pycni.plugins import common
 
-    try:
-        conf = decode_struct(raw, _netconf_struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
+    conf = common.decode_conf(raw, _fields(), "failed to load netconf")
     conf.setdefault("bridge", DEFAULT_BRIDGE)
     return conf
 
@@ -113,14 +109,10 @@ def load_conf(raw: Any, cni_args: str) -> dict[str, Any]:
     if vlan < 0 or vlan > 4094:
         raise ValueError(f"invalid VLAN ID {vlan} (must be between 0 and 4094)")
     conf["_vlans"] = collect_vlan_trunk(conf.get("vlanTrunk"))
-    mac = ""
-    if cni_args:
-        from pycni.spec.args import parse_cni_args
+    from pycni.plugins.common import mac_override
 
-        mac = parse_cni_args(cni_args, ("MAC",)).get("MAC", "") or mac
-    mac = ((conf.get("args") or {}).get("cni") or {}).get("mac") or mac
-    mac = (conf.get("runtimeConfig") or {}).get("mac") or mac
-    conf["_mac"] = mac
+    conf["_mac"] = mac_override(cni_args, ((conf.get("args") or {}).get("cni") or {}).get("mac"),
+                                (conf.get("runtimeConfig") or {}).get("mac"))
     return conf
 
 
@@ -215,12 +207,9 @@ class _Undo:
             except Exception as exc:  # best effort: the ADD error is what the runtime sees
                 sys.stderr.write(f"bridge: rollback: masquerade teardown: {exc}\n")
         if self.ipam_type is not None:
-            from pycni import invoke
+            from pycni.plugins.common import release_quietly
 
-            try:
-                invoke.ipam_call(self.ipam_type, "DEL", args)
-            except Exception:
-                pass
+            release_quietly(self.ipam_type, args)
         if self.spoof_ref is not None:
             from pycni.linux import bridge as lb
 
@@ -376,11 +365,12 @@ def _wait_port_up(name: str) -> Any:
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
+    from pycni.ipam.configure import dad_mode
     from pycni.linux import bridge as lb
-    from pycni.netlink.netns import NetNSError, check_netns_path
+    from pycni.plugins import common
 
     conf = load_conf(args.conf, args.args)
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
+    ipam_type = common.ipam_type(conf)
     layer3 = ipam_type != ""
     if layer3 and conf.get("disableContainerInterface"):
         raise ValueError("cannot use IPAM when DisableContainerInterface flag is set")
@@ -388,7 +378,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
     is_gw = bool(conf.get("isGateway")) or is_default_gw
     if conf.get("hairpinMode") and conf.get("promiscMode"):
         raise ValueError("cannot set hairpin mode and promiscuous mode at the same time")
-    dad = _dad_mode(conf, args.conf)
+    dad = dad_mode(conf, args.conf)
 
     br_name = conf["bridge"]
     vlan = conf.get("vlan", 0)
@@ -400,10 +390,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         raise ValueError(f"failed to create bridge {_q(br_name)}: {e}") from None
     br_if: dict[str, Any] = {"name": br.name, "mac": br.address or ""}
 
-    try:
-        check_netns_path(args.netns)
-    except NetNSError as exc:
-        raise ValueError(f'failed to open netns "{args.netns}": {exc}') from None
+    common.check_netns(args.netns, verbatim=True)
 
     undo = _Undo()
     try:
@@ -521,12 +508,6 @@ def _gateway_addresses(result: dict[str, Any], conf: dict[str, Any], br: Any, vl
             _enable_forward(fam)
 
 
-def _dad_mode(conf: dict[str, Any], raw: Any) -> str:
-    from pycni.plugins.main.ptp import dad_mode
-
-    return dad_mode(conf, raw)
-
-
 # ---------------------------------------------------------------------------------------------
 # DEL
 
@@ -580,9 +561,10 @@ def cmd_del(args: CmdArgs) -> None:
     from pycni import invoke
     from pycni.netlink.netns import NetNSError, NSPathNotExistError, netns
     from pycni.netlink.socket import LinkNotFoundError
+    from pycni.plugins import common
 
     conf = load_conf(args.conf, args.args)
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
+    ipam_type = common.ipam_type(conf)
 
     netns_gone = args.netns == ""
     addrs: list[str] = []
@@ -690,26 +672,15 @@ def _match_host_veth(intf: dict[str, Any], br: Any, cont: Any) -> bool:
 
 
 def cmd_check(args: CmdArgs) -> None:
-    from pycni import invoke
     from pycni.ipam.configure import check_iface
-    from pycni.netlink.netns import NetNSError, check_netns_path, netns
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError, convert
+    from pycni.netlink.netns import netns
+    from pycni.plugins import common
 
     conf = load_conf(args.conf, args.args)
-    try:
-        check_netns_path(args.netns)
-    except NetNSError as exc:
-        raise ValueError(f'failed to open netns "{args.netns}": {exc}') from None
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
-    if ipam_type:  # pycni: an L2-only attachment has no IPAM to ask (upstream fails CHECK here)
-        invoke.ipam_call(ipam_type, "CHECK", args)
-    if conf.get("prevResult") is None:
-        raise ValueError("Required prevResult missing")
-    try:
-        result = convert(parse_prev_result(conf["prevResult"], conf.get("cniVersion", "")), "1.1.0")
-    except ResultError as exc:
-        raise ValueError(str(exc)) from None
+    common.check_netns(args.netns, verbatim=True)
+    # pycni: an L2-only attachment has no IPAM to ask (upstream fails CHECK here)
+    common.forward("CHECK", common.ipam_type(conf), args)
+    result = common.required_prev_result(conf, "Required prevResult missing")
 
     br_map: dict[str, Any] = {}
     cont_map: dict[str, Any] = {}
@@ -744,23 +715,18 @@ def cmd_check(args: CmdArgs) -> None:
 
 
 def cmd_status(args: CmdArgs) -> None:
-    from pycni import invoke
+    from pycni.plugins.common import forward, ipam_type
 
-    conf = decode_conf(args.conf)
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
-    if ipam_type:
-        invoke.ipam_call(ipam_type, "STATUS", args)
+    forward("STATUS", ipam_type(decode_conf(args.conf)), args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
     """Forward GC to the IPAM plugin and drop this network's stale nftables masquerade rules."""
-    from pycni import invoke
+    from pycni.plugins.common import forward, ipam_type
     from pycni.spec.netconf import valid_attachments
 
     conf = decode_conf(args.conf)
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
-    if ipam_type:
-        invoke.ipam_call(ipam_type, "GC", args)
+    forward("GC", ipam_type(conf), args)
     valid = valid_attachments(args.conf)
     if valid is not None:
         from pycni.linux import ipmasq

@@ -17,7 +17,7 @@ NEEDS_IPAM = "dummy interface requires an IPAM configuration"
 
 
 def decode(args: CmdArgs, prefix: str = "failed to parse network config") -> dict[str, Any]:
-    from pycni.plugins.main.macvlan import decode_conf
+    from pycni.plugins.common import decode_conf
     from pycni.spec.godecode import STRING
 
     return decode_conf(args.conf, [("dad", STRING)], prefix)
@@ -27,7 +27,7 @@ def _create(args: CmdArgs) -> dict[str, Any]:
     from pycni.linux import link, linkinfo
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main.macvlan import go_quote
+    from pycni.plugins.common import go_quote
 
     with netns(args.netns):
         try:
@@ -42,41 +42,28 @@ def _create(args: CmdArgs) -> dict[str, Any]:
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni import invoke
-    from pycni.ipam.configure import configure_iface
+    from pycni.ipam.configure import configure_iface, dad_mode
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
-    from pycni.plugins.main.ptp import dad_mode
+    from pycni.plugins import common
 
     conf = decode(args)
-    ipam = m.ipam_type(conf)
+    ipam = common.ipam_type(conf)
     if ipam == "":
         raise ValueError(NEEDS_IPAM)
     dad = dad_mode(conf, args.conf)
-    m.check_netns(args.netns)
+    common.check_netns(args.netns)
     iface = _create(args)
-    ipam_done = False
-    try:
-        result = invoke.ipam_add(ipam, args)
-        ipam_done = True
-        if not result.get("ips"):
-            raise ValueError("IPAM plugin returned missing IP config")
-        for ipc in result["ips"]:
-            ipc["interface"] = 0
+    with common.AddRollback(args, ipam) as rb:
+        result = rb.ipam_add()
         result["interfaces"] = [iface]
         with netns(args.netns):
             configure_iface(args.ifname, result, dad=dad)
-    except BaseException:
-        if ipam_done:
-            m.release_quietly(ipam, args)
-        m.delete_link_quietly(args.netns, args.ifname)
-        raise
     return result
 
 
 def cmd_del(args: CmdArgs) -> None:
     from pycni import invoke
-    from pycni.plugins.main.macvlan import delete_attachment, ipam_type
+    from pycni.plugins.common import delete_attachment, ipam_type
 
     conf = decode(args)
     invoke.ipam_call(ipam_type(conf), "DEL", args)
@@ -86,51 +73,39 @@ def cmd_del(args: CmdArgs) -> None:
 def cmd_check(args: CmdArgs) -> None:
     from pycni import invoke
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
+    from pycni.plugins import common
 
     conf = decode(args)
-    ipam = m.ipam_type(conf)
+    ipam = common.ipam_type(conf)
     if ipam == "":
         raise ValueError(NEEDS_IPAM)
-    m.check_netns(args.netns)
+    common.check_netns(args.netns)
     invoke.ipam_call(ipam, "CHECK", args)
-    result = m.prev_result(conf, "dummy: Required prevResult missing")
-    cont = m.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
+    result = common.required_prev_result(conf, "dummy: Required prevResult missing")
+    cont = common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     with netns(args.netns):
         _validate_container_interface(cont)
-        m.check_ips_routes(args.ifname, result, routes=False)
+        common.check_ips_routes(args.ifname, result, routes=False)
 
 
 def _validate_container_interface(intf: dict[str, Any]) -> None:
-    from pycni.linux import linkinfo
-    from pycni.netlink.socket import NetlinkError
+    from pycni.plugins.common import check_container_mac, container_link
 
-    name = intf.get("name", "")
-    if name == "":
-        raise ValueError(f"Container interface name missing in prevResult: {name}")
-    try:
-        d = linkinfo.link_detail(name)
-    except NetlinkError:
-        raise ValueError(f"Container Interface name in prevResult: {name} not found") from None
-    if not intf.get("sandbox"):
-        raise ValueError(f"Error: Container interface {d.link.name} should not be in host namespace")
-    if d.kind != "dummy":
-        raise ValueError(f"Error: Container interface {d.link.name} not of type dummy")
-    if intf.get("mac") and intf["mac"] != (d.link.address or ""):
-        raise ValueError(f"Interface {name} Mac {intf['mac']} doesn't match container Mac: {d.link.address or ''}")
+    d = container_link(intf, "dummy")
+    check_container_mac(intf, d.link)
     if not d.link.is_up:
-        raise ValueError(f"Interface {name} is down")
+        raise ValueError(f"Interface {intf['name']} is down")
 
 
 def cmd_status(args: CmdArgs) -> None:
     from pycni import invoke
-    from pycni.plugins.main.macvlan import ipam_type
+    from pycni.plugins.common import ipam_type
 
     invoke.ipam_call(ipam_type(decode(args, "failed to load netconf")), "STATUS", args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
     forward("GC", ipam_type(decode(args, "failed to load netconf")), args)
 

@@ -35,7 +35,7 @@ def _fields() -> list[tuple[str, Any]]:
 
 
 def decode(args: CmdArgs, prefix: str = "failed to load netconf") -> dict[str, Any]:
-    from pycni.plugins.main.macvlan import decode_conf
+    from pycni.plugins.common import decode_conf
 
     return decode_conf(args.conf, _fields(), prefix)
 
@@ -109,7 +109,7 @@ def get_link(conf: dict[str, Any]) -> Any:
     from pycni.linux.link import link_by_name, link_list
     from pycni.netlink import codec as c
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main.macvlan import go_quote
+    from pycni.plugins.common import go_quote
 
     if conf.get("device"):
         return link_by_name(conf["device"])
@@ -170,7 +170,7 @@ def move_link_in(host_dev: Any, cont_path: str, ifname: str) -> Any:
     from pycni.netlink import codec as c
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main.macvlan import go_quote
+    from pycni.plugins.common import go_quote
 
     name = host_dev.name
     q_name, q_if = go_quote(name), go_quote(ifname)
@@ -260,7 +260,7 @@ def move_link_out(cont_path: str, ifname: str) -> None:
     from pycni.netlink import codec as c
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import LinkNotFoundError, NetlinkError
-    from pycni.plugins.main.macvlan import go_quote
+    from pycni.plugins.common import go_quote
 
     q_if = go_quote(ifname)
     temp_fd = _temp_ns()
@@ -341,18 +341,25 @@ def _undo_out(stage: int, host_name: str, ifname: str, temp_path: str, cont_fd: 
         pass
 
 
+def _move_out_quietly(args: CmdArgs) -> None:
+    """Rollback of a failed ADD: the device back to the host netns, errors ignored."""
+    try:
+        move_link_out(args.netns, args.ifname)
+    except Exception:
+        pass
+
+
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni.ipam.configure import configure_iface
+    from pycni.ipam.configure import configure_iface, dad_mode
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main import macvlan as m
-    from pycni.plugins.main.ptp import dad_mode
+    from pycni.plugins import common
     from pycni.spec.result import dns_from_config
 
     conf = load_conf(args)
     dad = dad_mode(conf, args.conf)
-    ipam = m.ipam_type(conf)
-    m.check_netns(args.netns)
+    ipam = common.ipam_type(conf)
+    common.check_netns(args.netns)
     iface: dict[str, Any] = {"name": args.ifname, "sandbox": args.netns}
     dpdk = bool(conf.get("DPDKMode"))
     if not dpdk:
@@ -367,41 +374,24 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         iface = {"name": cont.name, "mac": cont.address or "", "sandbox": args.netns}
     if not ipam:
         return {"cniVersion": "1.1.0", "interfaces": [iface]}
-    ipam_done = False
-    try:
-        result = m.ipam_ips(ipam, args)
-        ipam_done = True
+    undo = (lambda: None) if dpdk else (lambda: _move_out_quietly(args))  # DPDK: nothing was moved
+    with common.AddRollback(args, ipam, undo=undo) as rb:
+        result = rb.ipam_add()
         result["interfaces"] = [iface]
         if not dpdk:
             with netns(args.netns):
                 configure_iface(args.ifname, result, dad=dad)
-    except BaseException:
-        if ipam_done:
-            m.release_quietly(ipam, args)
-        if not dpdk:
-            try:
-                move_link_out(args.netns, args.ifname)
-            except Exception:
-                pass
-        raise
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
 
 def cmd_del(args: CmdArgs) -> None:
-    from pycni.netlink.netns import NSPathNotExistError, check_netns_path
-    from pycni.plugins.main import macvlan as m
+    from pycni.plugins import common
 
     conf = load_conf(args)
-    m.forward("DEL", m.ipam_type(conf), args)
-    if args.netns == "":
-        return
-    try:
-        check_netns_path(args.netns)
-    except NSPathNotExistError:
+    common.forward("DEL", common.ipam_type(conf), args)
+    if not common.netns_present(args.netns, wrap=True):
         return  # the namespace is gone: a physical device went back to the initial netns, a virtual one died
-    except Exception as exc:
-        raise ValueError(f"failed to open netns {m.go_quote(args.netns)}: {exc}") from None
     if conf.get("DPDKMode"):
         return
     try:
@@ -412,45 +402,29 @@ def cmd_del(args: CmdArgs) -> None:
 
 def cmd_check(args: CmdArgs) -> None:
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
+    from pycni.plugins import common
 
     conf = load_conf(args)
-    m.check_netns(args.netns)
-    m.forward("CHECK", m.ipam_type(conf), args)
-    result = m.prev_result(conf, "Required prevResult missing")
+    common.check_netns(args.netns)
+    common.forward("CHECK", common.ipam_type(conf), args)
+    result = common.required_prev_result(conf, "Required prevResult missing")
     if conf.get("DPDKMode"):
         return
-    cont = m.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
+    cont = common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     with netns(args.netns):
-        _validate_container_interface(cont)
-        m.check_ips_routes(args.ifname, result)
-
-
-def _validate_container_interface(intf: dict[str, Any]) -> None:
-    from pycni.linux import link
-    from pycni.netlink.socket import NetlinkError
-
-    name = intf.get("name", "")
-    if name == "":
-        raise ValueError(f"Container interface name missing in prevResult: {name}")
-    try:
-        lk = link.link_by_name(name)
-    except NetlinkError:
-        raise ValueError(f"Container Interface name in prevResult: {name} not found") from None
-    if not intf.get("sandbox"):
-        raise ValueError(f"Error: Container interface {lk.name} should not be in host namespace")
-    if intf.get("mac") and intf["mac"] != (lk.address or ""):
-        raise ValueError(f"Interface {name} Mac {intf['mac']} doesn't match container Mac: {lk.address or ''}")
+        d = common.container_link(cont)
+        common.check_container_mac(cont, d.link)
+        common.check_ips_routes(args.ifname, result)
 
 
 def cmd_status(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
     forward("STATUS", ipam_type(decode(args)), args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
     forward("GC", ipam_type(decode(args)), args)
 

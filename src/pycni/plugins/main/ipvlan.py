@@ -26,33 +26,17 @@ def _fields() -> list[tuple[str, Any]]:
 
 
 def decode(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.main.macvlan import decode_conf
+    from pycni.plugins.common import decode_conf
 
     return decode_conf(args.conf, _fields(), "failed to load netconf")
 
 
-def _prev(conf: dict[str, Any]) -> dict[str, Any] | None:
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError, convert
-
-    if conf.get("prevResult") is None:
-        return None
-    try:
-        prev = parse_prev_result(conf["prevResult"], conf.get("cniVersion", ""))
-    except ResultError as exc:
-        raise ValueError(f"could not parse prevResult: {exc}") from None
-    try:
-        return convert(prev, "1.1.0")
-    except ResultError as exc:
-        raise ValueError(f"could not convert result to current version: {exc}") from None
-
-
 def load_conf(args: CmdArgs, resolve_master: bool = True) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """loadConf: decode, prevResult, and (ADD) the master's default."""
-    from pycni.plugins.main.macvlan import default_master
+    from pycni.plugins.common import default_master, load_prev_result
 
     conf = decode(args)
-    prev = _prev(conf)
+    _, prev = load_prev_result(conf)
     if resolve_master and not conf.get("master"):
         if prev is None:
             conf["master"] = default_master(args.netns, bool(conf.get("linkInContainer")))
@@ -66,7 +50,7 @@ def load_conf(args: CmdArgs, resolve_master: bool = True) -> tuple[dict[str, Any
 
 
 def mode_from_string(s: str) -> int:
-    from pycni.plugins.main.macvlan import go_quote
+    from pycni.plugins.common import go_quote
 
     if s not in MODES:
         raise ValueError(f"unknown ipvlan mode: {go_quote(s)}")
@@ -75,59 +59,45 @@ def mode_from_string(s: str) -> int:
 
 def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     from pycni.linux import linkinfo
-    from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main.macvlan import create_in_netns, go_quote, lookup_master
+    from pycni.plugins.common import create_in_netns, find_master
 
     mode = mode_from_string(conf.get("mode", ""))
-    in_cont = bool(conf.get("linkInContainer"))
-    try:
-        master = lookup_master(conf["master"], args.netns, in_cont)
-    except NetlinkError as exc:
-        raise ValueError(f"failed to lookup master {go_quote(conf['master'])}: {exc}") from None
+    master = find_master(conf, args.netns)
 
     def payload(tmp: str, fd: int) -> bytes:
         return linkinfo.ipvlan_payload(tmp, master.index, mode, mtu=conf.get("mtu", 0), ns_fd=fd)
 
-    return create_in_netns("ipvlan", args, payload, in_cont)
+    return create_in_netns("ipvlan", args, payload, bool(conf.get("linkInContainer")))
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni.ipam.configure import configure_iface
+    from pycni.ipam.configure import configure_iface, dad_mode
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
-    from pycni.plugins.main.ptp import dad_mode
+    from pycni.plugins import common
     from pycni.spec.result import dns_from_config
 
     conf, prev = load_conf(args)
     dad = dad_mode(conf, args.conf)
-    ipam = m.ipam_type(conf)
-    m.check_netns(args.netns)
+    ipam = common.ipam_type(conf)
+    common.check_netns(args.netns)
     iface = _create(conf, args)
-    ipam_done = False
-    try:
-        result = None
+    with common.AddRollback(args, ipam) as rb:
         if ipam == "" and prev is not None and prev.get("ips"):
             result = prev  # chained: configure the addresses an earlier plugin allocated
-        if result is None:
-            result = m.ipam_ips(ipam, args)
-            ipam_done = True
+        else:
+            result = rb.ipam_add()
         for ipc in result["ips"]:
             ipc["interface"] = 0
         result["interfaces"] = [iface]
         with netns(args.netns):
-            m.set_notify_sysctls(args.ifname)
+            common.set_notify_sysctls(args.ifname)
             configure_iface(args.ifname, result, dad=dad)
-    except BaseException:
-        if ipam_done:
-            m.release_quietly(ipam, args)
-        m.delete_link_quietly(args.netns, args.ifname)
-        raise
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
 
 def cmd_del(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import delete_attachment, ipam_type
+    from pycni.plugins.common import delete_attachment, ipam_type
 
     conf, _ = load_conf(args, resolve_master=False)
     delete_attachment(args, ipam_type(conf))
@@ -135,39 +105,25 @@ def cmd_del(args: CmdArgs) -> None:
 
 def cmd_check(args: CmdArgs) -> None:
     from pycni.netlink.netns import netns
-    from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main import macvlan as m
+    from pycni.plugins import common
 
     conf = decode(args)
-    m.check_netns(args.netns)
-    m.forward("CHECK", m.ipam_type(conf), args)
-    result = m.prev_result(conf, "Required prevResult missing")
-    cont = m.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
+    common.check_netns(args.netns)
+    common.forward("CHECK", common.ipam_type(conf), args)
+    result = common.required_prev_result(conf, "Required prevResult missing")
+    cont = common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     if conf.get("master"):
-        try:
-            m.lookup_master(conf["master"], args.netns, bool(conf.get("linkInContainer")))
-        except NetlinkError as exc:
-            raise ValueError(f"failed to lookup master {m.go_quote(conf['master'])}: {exc}") from None
+        common.find_master(conf, args.netns)
     with netns(args.netns):
         _validate_container_interface(cont, conf.get("mode", ""))
-        m.check_ips_routes(args.ifname, result)
+        common.check_ips_routes(args.ifname, result)
 
 
 def _validate_container_interface(intf: dict[str, Any], mode_expected: str) -> None:
     from pycni.linux import linkinfo
-    from pycni.netlink.socket import NetlinkError
+    from pycni.plugins.common import check_container_mac, container_link
 
-    name = intf.get("name", "")
-    if name == "":
-        raise ValueError(f"Container interface name missing in prevResult: {name}")
-    try:
-        d = linkinfo.link_detail(name)
-    except NetlinkError:
-        raise ValueError(f"Container Interface name in prevResult: {name} not found") from None
-    if not intf.get("sandbox"):
-        raise ValueError(f"Error: Container interface {d.link.name} should not be in host namespace")
-    if d.kind != "ipvlan":
-        raise ValueError(f"Error: Container interface {d.link.name} not of type ipvlan")
+    d = container_link(intf, "ipvlan")
     want = mode_from_string(mode_expected)
     have = linkinfo.u16(d.data, linkinfo.IFLA_IPVLAN_MODE) or 0
     if have != want:
@@ -175,18 +131,17 @@ def _validate_container_interface(intf: dict[str, Any], mode_expected: str) -> N
             raise ValueError(f"unknown ipvlan mode: {have}")
         raise ValueError(f"Container IPVlan mode {_MODE_NAMES[have]} does not match expected value: "
                          f"{_MODE_NAMES[want]}")
-    if intf.get("mac") and intf["mac"] != (d.link.address or ""):
-        raise ValueError(f"Interface {name} Mac {intf['mac']} doesn't match container Mac: {d.link.address or ''}")
+    check_container_mac(intf, d.link)
 
 
 def cmd_status(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
     forward("STATUS", ipam_type(decode(args)), args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
     forward("GC", ipam_type(decode(args)), args)
 

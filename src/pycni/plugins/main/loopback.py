@@ -15,24 +15,16 @@ if TYPE_CHECKING:
 
 
 def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    from pycni.plugins.common import load_prev_result
     from pycni.spec.godecode import DecodeError
-    from pycni.spec.netconf import load_netconf, parse_prev_result
-    from pycni.spec.result import ResultError, convert
+    from pycni.spec.netconf import load_netconf
 
     try:
         conf = load_netconf(args.conf)
     except DecodeError as exc:
         raise ValueError(f"failed to parse network config: {exc}") from None
-    prev = None
-    if conf.get("prevResult") is not None:
-        try:
-            prev = parse_prev_result(conf["prevResult"], conf.get("cniVersion", ""))
-        except ResultError as exc:
-            raise ValueError(f"failed to parse prevResult: {exc}") from None
-        try:
-            convert(prev, "1.1.0")
-        except ResultError as exc:
-            raise ValueError(f"failed to convert result to current version: {exc}") from None
+    prev, _ = load_prev_result(conf, parse_text="failed to parse prevResult",
+                               convert_text="failed to convert result to current version")
     return conf, prev
 
 

@@ -15,31 +15,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _netconf_struct() -> Any:
-    from pycni.spec.godecode import BOOL, INT, STRING, Struct
-    from pycni.spec.netconf import NETCONF
-
-    return Struct("NetConf", NETCONF.fields + [("ipMasq", BOOL), ("ipMasqBackend", STRING), ("mtu", INT),
-                                               ("dad", STRING)], "main.NetConf")
-
-
 def load_conf(args: CmdArgs) -> dict[str, Any]:
-    from pycni.spec.godecode import DecodeError, decode_struct
+    from pycni.plugins.common import decode_conf
+    from pycni.spec.godecode import BOOL, INT, STRING
 
-    try:
-        return decode_struct(args.conf, _netconf_struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
-
-
-def dad_mode(conf: dict[str, Any], raw: Any) -> str:
-    """pycni extension: `"dad": "wait"|"skip"` in the plugin config or its ipam section."""
-    from pycni.ipam.configure import DAD_SKIP, DAD_WAIT
-
-    mode = conf.get("dad") or ((raw.get("ipam") or {}).get("dad") if isinstance(raw, dict) else None) or DAD_WAIT
-    if mode not in (DAD_WAIT, DAD_SKIP):
-        raise ValueError(f'invalid "dad" value {mode!r}: expected "wait" or "skip"')
-    return mode
+    return decode_conf(args.conf, [("ipMasq", BOOL), ("ipMasqBackend", STRING), ("mtu", INT), ("dad", STRING)],
+                       "failed to load netconf")
 
 
 def enable_forward(ips: list[dict[str, Any]]) -> None:
@@ -130,20 +111,19 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
     import os
 
     from pycni import invoke
-    from pycni.netlink.netns import NetNSError, check_netns_path, netns
+    from pycni.ipam.configure import dad_mode
+    from pycni.netlink.netns import netns
+    from pycni.plugins import common
 
     conf = load_conf(args)
     dad = dad_mode(conf, args.conf)
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
+    ipam_type = common.ipam_type(conf)
     result = invoke.ipam_add(ipam_type, args)
     try:
         if not result.get("ips"):
             raise ValueError("IPAM plugin returned missing IP config")
         enable_forward(result["ips"])
-        try:
-            check_netns_path(args.netns)
-        except NetNSError as exc:
-            raise ValueError(f'failed to open netns "{args.netns}": {exc}') from None
+        common.check_netns(args.netns, verbatim=True)
         host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             with netns(args.netns):
@@ -157,10 +137,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
             ipmasq.setup(conf.get("ipMasqBackend"), [i["address"] for i in result["ips"]],
                          conf.get("name", ""), args.ifname, args.container_id)
     except BaseException:
-        try:
-            invoke.ipam_call(ipam_type, "DEL", args)
-        except Exception:
-            pass
+        common.release_quietly(ipam_type, args)
         raise
     if conf.get("dns"):
         from pycni.spec.result import dns_from_config
@@ -185,9 +162,10 @@ def cmd_del(args: CmdArgs) -> None:
     from pycni import invoke
     from pycni.netlink.netns import NSPathNotExistError, netns
     from pycni.netlink.socket import LinkNotFoundError
+    from pycni.plugins.common import ipam_type
 
     conf = load_conf(args)
-    invoke.ipam_call((conf.get("ipam") or {}).get("type", ""), "DEL", args)
+    invoke.ipam_call(ipam_type(conf), "DEL", args)
     if args.netns == "":
         return
     try:
@@ -207,65 +185,41 @@ def cmd_del(args: CmdArgs) -> None:
 def cmd_check(args: CmdArgs) -> None:
     from pycni import invoke
     from pycni.ipam.configure import check_iface
-    from pycni.netlink.netns import NetNSError, check_netns_path, netns
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import convert
+    from pycni.netlink.netns import netns
+    from pycni.plugins import common
 
     conf = load_conf(args)
-    try:
-        check_netns_path(args.netns)
-    except NetNSError as exc:
-        raise ValueError(f'failed to open netns "{args.netns}": {exc}') from None
-    invoke.ipam_call((conf.get("ipam") or {}).get("type", ""), "CHECK", args)
-    if conf.get("prevResult") is None:
-        raise ValueError("ptp: Required prevResult missing")
-    result = convert(parse_prev_result(conf["prevResult"], conf.get("cniVersion", "")), "1.1.0")
-    cont = {}
-    for intf in result.get("interfaces") or []:
-        if intf.get("name") == args.ifname and intf.get("sandbox", "") == args.netns:
-            cont = intf
-    if cont.get("sandbox", "") != args.netns:
-        raise ValueError(f"Sandbox in prevResult {cont.get('sandbox', '')} doesn't match configured netns: {args.netns}")
+    common.check_netns(args.netns, verbatim=True)
+    invoke.ipam_call(common.ipam_type(conf), "CHECK", args)
+    result = common.required_prev_result(conf, "ptp: Required prevResult missing")
+    cont = common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     with netns(args.netns):
         _validate_container_interface(cont)
         check_iface(args.ifname, result)
 
 
 def _validate_container_interface(intf: dict[str, Any]) -> None:
-    from pycni.linux import link
-    from pycni.netlink.socket import NetlinkError
+    from pycni.plugins.common import container_link
 
-    name = intf.get("name", "")
-    if name == "":
-        raise ValueError(f"Container interface name missing in prevResult: {name}")
-    try:
-        lk = link.link_by_name(name)
-    except NetlinkError:
-        raise ValueError(f"ptp: Container Interface name in prevResult: {name} not found") from None
-    if not intf.get("sandbox"):
-        raise ValueError(f"ptp: Error: Container interface {name} should not be in host namespace")
-    if lk.kind != "veth":
-        raise ValueError(f"Error: Container interface {name} not of type veth/p2p")
+    lk = container_link(intf, "veth", tag="ptp: ", kind_text="veth/p2p").link
     if intf.get("mac") and intf["mac"].lower() != (lk.address or "").lower():
-        raise ValueError(f"ptp: Interface {name} Mac {intf['mac']} doesn't match container Mac: {lk.address}")
+        raise ValueError(f"ptp: Interface {intf['name']} Mac {intf['mac']} doesn't match container Mac: {lk.address}")
 
 
 def cmd_status(args: CmdArgs) -> None:
     from pycni import invoke
+    from pycni.plugins.common import ipam_type
 
-    conf = load_conf(args)
-    invoke.ipam_call((conf.get("ipam") or {}).get("type", ""), "STATUS", args)
+    invoke.ipam_call(ipam_type(load_conf(args)), "STATUS", args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
     """Forward GC to the IPAM plugin (spec MUST) and drop stale nftables masquerade rules."""
-    from pycni import invoke
+    from pycni.plugins.common import forward, ipam_type
     from pycni.spec.netconf import valid_attachments
 
     conf = load_conf(args)
-    ipam_type = (conf.get("ipam") or {}).get("type", "")
-    if ipam_type:
-        invoke.ipam_call(ipam_type, "GC", args)
+    forward("GC", ipam_type(conf), args)
     valid = valid_attachments(args.conf)
     if valid is not None:
         from pycni.linux import ipmasq

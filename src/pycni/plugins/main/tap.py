@@ -24,7 +24,7 @@ IP_BINARY = "ip"
 
 
 def _fields() -> list[tuple[str, Any]]:
-    from pycni.plugins.main.macvlan import runtime_mac_field
+    from pycni.plugins.common import runtime_mac_field
     from pycni.spec.godecode import BOOL, INT, RAW, STRING, Struct
 
     return [("multiQueue", BOOL), ("mtu", INT), ("mac", STRING), ("owner", RAW), ("group", RAW),
@@ -32,13 +32,18 @@ def _fields() -> list[tuple[str, Any]]:
             runtime_mac_field(), ("dad", STRING)]
 
 
-def load_conf(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.main.macvlan import apply_mac_overrides, decode_conf, uint32_field
+def decode(args: CmdArgs) -> dict[str, Any]:
+    from pycni.plugins.common import decode_conf
 
-    prefix = "failed to load netconf"
-    conf = decode_conf(args.conf, _fields(), prefix)
-    uint32_field(conf, "owner", prefix)
-    uint32_field(conf, "group", prefix)
+    return decode_conf(args.conf, _fields(), "failed to load netconf")
+
+
+def load_conf(args: CmdArgs) -> dict[str, Any]:
+    from pycni.plugins.common import apply_mac_overrides, uint32_field
+
+    conf = decode(args)
+    uint32_field(conf, "owner", "failed to load netconf")
+    uint32_field(conf, "group", "failed to load netconf")
     apply_mac_overrides(conf, args.args)
     return conf
 
@@ -102,6 +107,7 @@ def create_flags(conf: dict[str, Any]) -> int:
 def _create_native(tmp: str, conf: dict[str, Any]) -> None:
     from pycni.linux import link, linkinfo, tuntap
     from pycni.netlink.socket import NetlinkError
+    from pycni.plugins.common import drop_link
 
     try:
         tuntap.create(tmp, create_flags(conf), owner=conf.get("owner"), group=conf.get("group"))
@@ -111,33 +117,17 @@ def _create_native(tmp: str, conf: dict[str, Any]) -> None:
         lk = link.link_by_name(tmp)
         linkinfo.link_set_attrs(lk.index, mtu=conf.get("mtu", 0), mac=conf.get("mac") or None)
     except NetlinkError as exc:
-        _delete_quietly(tmp)
+        drop_link(tmp)
         raise ValueError(f"failed to create tap: {exc}") from None
-
-
-def _delete_quietly(name: str) -> None:
-    from pycni.linux import link
-    from pycni.netlink.socket import NetlinkError
-
-    try:
-        link.link_del(link.link_by_name(name))
-    except NetlinkError:
-        pass
 
 
 def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     """createTap: runs inside the container netns."""
-    from pycni.linux import link, linkinfo
-    from pycni.netlink import codec as c
+    from pycni.linux import link
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main.macvlan import go_quote
+    from pycni.plugins.common import check_mac_arg, drop_link, rename_temp_link
 
-    mac = conf.get("mac")
-    if mac:
-        try:
-            c.parse_mac(mac)
-        except c.CodecError as exc:
-            raise ValueError(f"invalid args {mac} for MAC addr: {exc}") from None
+    check_mac_arg(conf.get("mac"))
     mtu = conf.get("mtu", 0)
     if mtu < 0 or mtu > 0xFFFFFFFF:
         raise ValueError(f"invalid MTU {mtu}")
@@ -147,19 +137,11 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
         try:
             _create_with_ip(tmp, conf)
         except BaseException:
-            _delete_quietly(tmp)
+            drop_link(tmp)
             raise
     else:
         _create_native(tmp, conf)
-    try:
-        linkinfo.rename_link(tmp, args.ifname)
-    except NetlinkError as exc:
-        _delete_quietly(tmp)
-        raise ValueError(f"failed to rename tap to {go_quote(args.ifname)}: {exc}") from None
-    try:
-        lk = link.link_by_name(args.ifname)
-    except NetlinkError as exc:
-        raise ValueError(f"failed to refetch tap {go_quote(args.ifname)}: {exc}") from None
+    lk = rename_temp_link("tap", tmp, args.ifname)
     try:
         if conf.get("bridge"):
             try:
@@ -176,50 +158,30 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
         except NetlinkError as exc:
             raise ValueError(f"failed to set tap interface up: {exc}") from None
     except BaseException:
-        _delete_quietly(args.ifname)
+        drop_link(args.ifname)
         raise
     return {"name": args.ifname, "mac": lk.address or "", "sandbox": args.netns}
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni.ipam.configure import configure_iface
+    from pycni.ipam.configure import dad_mode
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
-    from pycni.plugins.main.ptp import dad_mode
+    from pycni.plugins import common
     from pycni.spec.result import dns_from_config
 
     conf = load_conf(args)
     dad = dad_mode(conf, args.conf)
-    ipam = m.ipam_type(conf)
-    m.check_netns(args.netns)
+    ipam = common.ipam_type(conf)
+    common.check_netns(args.netns)
     with netns(args.netns):
         iface = _create(conf, args)
-    result: dict[str, Any] = {"cniVersion": "1.1.0", "interfaces": [iface]}
-    ipam_done = False
-    try:
-        if ipam:
-            ipam_result = m.ipam_ips(ipam, args)
-            ipam_done = True
-            result["ips"] = ipam_result["ips"]
-            if ipam_result.get("routes"):
-                result["routes"] = ipam_result["routes"]
-            with netns(args.netns):
-                m.set_notify_sysctls(args.ifname, ndisc=False)
-                configure_iface(args.ifname, result, dad=dad)
-        else:
-            with netns(args.netns):
-                m.set_up_l2(args.ifname, iface["name"])
-    except BaseException:
-        if ipam_done:
-            m.release_quietly(ipam, args)
-        m.delete_link_quietly(args.netns, args.ifname)
-        raise
+    result = common.attach_l3_or_l2(args, ipam, iface, dad, ndisc=False)
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
 
 def cmd_del(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import delete_attachment, ipam_type
+    from pycni.plugins.common import delete_attachment, ipam_type
 
     conf = load_conf(args)
     delete_attachment(args, ipam_type(conf))
@@ -227,27 +189,27 @@ def cmd_del(args: CmdArgs) -> None:
 
 def cmd_check(args: CmdArgs) -> None:
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
+    from pycni.plugins import common
 
     conf = load_conf(args)
-    m.check_netns(args.netns)
-    m.forward("CHECK", m.ipam_type(conf), args)
-    result = m.prev_result(conf, "Required prevResult missing")
-    m.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
+    common.check_netns(args.netns)
+    common.forward("CHECK", common.ipam_type(conf), args)
+    result = common.required_prev_result(conf, "Required prevResult missing")
+    common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     with netns(args.netns):
-        m.check_ips_routes(args.ifname, result)
+        common.check_ips_routes(args.ifname, result)
 
 
 def cmd_status(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import decode_conf, forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
-    forward("STATUS", ipam_type(decode_conf(args.conf, _fields(), "failed to load netconf")), args)
+    forward("STATUS", ipam_type(decode(args)), args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import decode_conf, forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
-    forward("GC", ipam_type(decode_conf(args.conf, _fields(), "failed to load netconf")), args)
+    forward("GC", ipam_type(decode(args)), args)
 
 
 PLUGIN = Plugin("tap", add=cmd_add, delete=cmd_del, check=cmd_check, gc=cmd_gc, status=cmd_status)

@@ -22,13 +22,13 @@ def _fields() -> list[tuple[str, Any]]:
 
 
 def decode(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.main.macvlan import decode_conf
+    from pycni.plugins.common import decode_conf
 
     return decode_conf(args.conf, _fields(), "failed to load netconf")
 
 
 def load_conf(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.main.macvlan import lookup_master
+    from pycni.plugins.common import check_master_mtu
 
     conf = decode(args)
     if not conf.get("master"):
@@ -36,70 +36,45 @@ def load_conf(args: CmdArgs) -> dict[str, Any]:
     vid = conf.get("vlanId", 0)
     if vid < 0 or vid > 4094:
         raise ValueError(f"invalid VLAN ID {vid} (must be between 0 and 4095 inclusive)")
-    master_mtu = lookup_master(conf["master"], args.netns, bool(conf.get("linkInContainer"))).mtu or 0
-    mtu = conf.get("mtu", 0)
-    if mtu < 0 or mtu > master_mtu:
-        raise ValueError(f"invalid MTU {mtu}, must be [0, master MTU({master_mtu})]")
+    check_master_mtu(conf, args.netns)
     return conf
 
 
 def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     from pycni.linux import linkinfo
-    from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main.macvlan import create_in_netns, go_quote, lookup_master
+    from pycni.plugins.common import create_in_netns, find_master
 
-    in_cont = bool(conf.get("linkInContainer"))
-    try:
-        master = lookup_master(conf["master"], args.netns, in_cont)
-    except NetlinkError as exc:
-        raise ValueError(f"failed to lookup master {go_quote(conf['master'])}: {exc}") from None
+    master = find_master(conf, args.netns)
 
     def payload(tmp: str, fd: int) -> bytes:
         return linkinfo.vlan_payload(tmp, master.index, conf.get("vlanId", 0), mtu=conf.get("mtu", 0), ns_fd=fd)
 
-    return create_in_netns("vlan", args, payload, in_cont)
+    return create_in_netns("vlan", args, payload, bool(conf.get("linkInContainer")))
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni import invoke
-    from pycni.ipam.configure import configure_iface
+    from pycni.ipam.configure import configure_iface, dad_mode
     from pycni.netlink.netns import netns
-    from pycni.plugins.main import macvlan as m
-    from pycni.plugins.main.ptp import dad_mode
-    from pycni.spec.errors import CNIError
+    from pycni.plugins import common
     from pycni.spec.result import dns_from_config
 
     conf = load_conf(args)
     dad = dad_mode(conf, args.conf)
-    ipam = m.ipam_type(conf)
-    m.check_netns(args.netns)
+    ipam = common.ipam_type(conf)
+    common.check_netns(args.netns)
     iface = _create(conf, args)
-    ipam_done = False
-    try:
-        try:
-            result = invoke.ipam_add(ipam, args)
-        except CNIError as exc:
-            raise ValueError(f"failed to execute IPAM delegate: {exc}") from None
-        ipam_done = True
-        if not result.get("ips"):
-            raise ValueError("IPAM plugin returned missing IP config")
-        for ipc in result["ips"]:
-            ipc["interface"] = 0
+    with common.AddRollback(args, ipam) as rb:
+        result = rb.ipam_add(wrap="failed to execute IPAM delegate")
         result["interfaces"] = [iface]
         with netns(args.netns):
             configure_iface(args.ifname, result, dad=dad)
-    except BaseException:
-        if ipam_done:
-            m.release_quietly(ipam, args)
-        m.delete_link_quietly(args.netns, args.ifname)
-        raise
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
 
 def cmd_del(args: CmdArgs) -> None:
     from pycni import invoke
-    from pycni.plugins.main.macvlan import delete_attachment, ipam_type
+    from pycni.plugins.common import delete_attachment, ipam_type
 
     conf = decode(args)
     invoke.ipam_call(ipam_type(conf), "DEL", args)  # ipam is mandatory for vlan: DEL always delegates
@@ -109,41 +84,26 @@ def cmd_del(args: CmdArgs) -> None:
 def cmd_check(args: CmdArgs) -> None:
     from pycni import invoke
     from pycni.netlink.netns import netns
-    from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.main import macvlan as m
+    from pycni.plugins import common
 
     conf = decode(args)
-    m.check_netns(args.netns)
-    invoke.ipam_call(m.ipam_type(conf), "CHECK", args)
-    result = m.prev_result(conf, "vlan: Required prevResult missing")
-    cont = m.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
-    try:
-        m.lookup_master(conf.get("master", ""), args.netns, bool(conf.get("linkInContainer")))
-    except NetlinkError as exc:
-        raise ValueError(f"failed to lookup master {m.go_quote(conf.get('master', ''))}: {exc}") from None
+    common.check_netns(args.netns)
+    invoke.ipam_call(common.ipam_type(conf), "CHECK", args)
+    result = common.required_prev_result(conf, "vlan: Required prevResult missing")
+    cont = common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
+    common.find_master(conf, args.netns)
     with netns(args.netns):
         _validate_container_interface(cont, conf.get("vlanId", 0), conf.get("mtu", 0))
-        m.check_ips_routes(args.ifname, result)
+        common.check_ips_routes(args.ifname, result)
 
 
 def _validate_container_interface(intf: dict[str, Any], vlan_id: int, mtu: int) -> None:
     from pycni.linux import linkinfo
-    from pycni.netlink.socket import NetlinkError
+    from pycni.plugins.common import check_container_mac, container_link
 
-    name = intf.get("name", "")
-    if name == "":
-        raise ValueError(f"Container interface name missing in prevResult: {name}")
-    try:
-        d = linkinfo.link_detail(name)
-    except NetlinkError:
-        raise ValueError(f"vlan: Container Interface name in prevResult: {name} not found") from None
-    if not intf.get("sandbox"):
-        raise ValueError(f"vlan: Error: Container interface {d.link.name} should not be in host namespace")
-    if d.kind != "vlan":
-        raise ValueError(f"Error: Container interface {d.link.name} not of type vlan")
-    if intf.get("mac") and intf["mac"] != (d.link.address or ""):
-        raise ValueError(f"vlan: Interface {name} Mac {intf['mac']} doesn't match container Mac: "
-                         f"{d.link.address or ''}")
+    d = container_link(intf, "vlan", tag="vlan: ")
+    check_container_mac(intf, d.link, tag="vlan: ")
+    name = intf["name"]
     have = linkinfo.u16(d.data, linkinfo.IFLA_VLAN_ID) or 0
     if have != vlan_id:
         raise ValueError(f"Error: container vlan {name} has VLAN ID {have}, expected {vlan_id}")
@@ -153,13 +113,13 @@ def _validate_container_interface(intf: dict[str, Any], vlan_id: int, mtu: int) 
 
 def cmd_status(args: CmdArgs) -> None:
     from pycni import invoke
-    from pycni.plugins.main.macvlan import ipam_type
+    from pycni.plugins.common import ipam_type
 
     invoke.ipam_call(ipam_type(decode(args)), "STATUS", args)
 
 
 def cmd_gc(args: CmdArgs) -> None:
-    from pycni.plugins.main.macvlan import forward, ipam_type
+    from pycni.plugins.common import forward, ipam_type
 
     forward("GC", ipam_type(decode(args)), args)
 

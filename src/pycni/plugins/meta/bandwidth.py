@@ -190,9 +190,8 @@ class Conf:
 def parse_config(conf: Any) -> Conf:
     """Decode, pick the limits (any top-level rate/burst key => the top-level entry, as Go allocates the
     embedded pointer; else runtimeConfig.bandwidth), validate them, parse prevResult."""
+    from pycni.plugins.common import load_prev_result
     from pycni.spec.godecode import DecodeError, decode_struct
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError, convert
 
     try:
         raw = decode_struct(conf, _conf_struct())
@@ -217,16 +216,7 @@ def parse_config(conf: Any) -> Conf:
     if bw is not None:
         validate_rate_and_burst(bw.ingress_rate, bw.ingress_burst)
         validate_rate_and_burst(bw.egress_rate, bw.egress_burst)
-    prev = None
-    if raw.get("prevResult") is not None:
-        try:
-            prev = parse_prev_result(raw["prevResult"], raw.get("cniVersion", ""))
-        except ResultError as exc:
-            raise ValueError(f"could not parse prevResult: {exc}") from None
-        try:
-            convert(prev, "1.1.0")  # type: ignore[arg-type]
-        except ResultError as exc:
-            raise ValueError(f"could not convert result to current version: {exc}") from None
+    prev, _ = load_prev_result(raw)
     return Conf(raw, bw, prev)
 
 

@@ -36,17 +36,6 @@ FIRST_TABLE = 100
 RESERVED_TABLES = (253, 254, 255)  # default, main, local
 
 
-def _conf_struct() -> Any:
-    from pycni.spec.godecode import BOOL, INT, STRING, Struct
-    from pycni.spec.netconf import NETCONF
-
-    return Struct("PluginConf", NETCONF.fields + [
-        ("table", INT),
-        ("gateways", ("list", STRING, "[]string")),
-        ("addSourceHints", BOOL),
-    ], "main.PluginConf")
-
-
 class Conf:
     __slots__ = ("raw", "version", "table", "gateways", "add_source_hints", "prev")
 
@@ -62,23 +51,12 @@ class Conf:
 def parse_config(conf: Any) -> Conf:
     """Decode; prevResult is parsed with the config's version (no CNIVersion injection, as upstream's sbr)
     and converted to the current version."""
-    from pycni.spec import result as R
-    from pycni.spec.godecode import DecodeError, decode_struct
+    from pycni.plugins.common import decode_conf, load_prev_result
+    from pycni.spec.godecode import BOOL, INT, STRING
 
-    try:
-        raw = decode_struct(conf, _conf_struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to parse network configuration: {exc}") from None
-    prev = None
-    if raw.get("prevResult") is not None:
-        try:
-            parsed = R.parse(raw["prevResult"], raw.get("cniVersion", ""))
-        except R.ResultError as exc:
-            raise ValueError(f"could not parse prevResult: {exc}") from None
-        try:
-            prev = R.convert(parsed, "1.1.0")
-        except R.ResultError as exc:
-            raise ValueError(f"could not convert result to current version: {exc}") from None
+    fields = [("table", INT), ("gateways", ("list", STRING, "[]string")), ("addSourceHints", BOOL)]
+    raw = decode_conf(conf, fields, "failed to parse network configuration", "PluginConf")
+    _, prev = load_prev_result(raw, inject_version=False)
     return Conf(raw, prev)
 
 
@@ -363,6 +341,7 @@ class _Locked:
         import os
 
         from pycni.netlink.netns import NetNSError, check_netns_path, netns
+        from pycni.netlink.socket import strerror
 
         try:
             check_netns_path(self.path)
@@ -371,7 +350,7 @@ class _Locked:
         try:
             self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
-            raise ValueError(f"open {self.path}: {_strerror(exc)}") from None
+            raise ValueError(f"open {self.path}: {strerror(exc.errno or 0)}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             self._ns = netns(self.path)
@@ -392,13 +371,6 @@ class _Locked:
                 self._ns.__exit__(*exc)
         finally:
             os.close(self._fd)  # releases the lock
-
-
-def _strerror(exc: OSError) -> str:
-    import os
-
-    text = os.strerror(exc.errno or 0)
-    return text[0].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
 
 
 # ---------------------------------------------------------------------------------------------

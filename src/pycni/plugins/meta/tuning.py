@@ -30,9 +30,9 @@ IFF_PROMISC = 0x100
 IFF_ALLMULTI = 0x200
 
 
-def _tuning_struct() -> Any:
+def _fields() -> list[tuple[str, Any]]:
+    from pycni.plugins.common import runtime_mac_field
     from pycni.spec.godecode import BOOL, INT, STRING, Struct
-    from pycni.spec.netconf import NETCONF
 
     ipam_args = Struct("IPAMArgs", [
         ("sysctl", ("map", STRING, "map[string]string")),
@@ -43,8 +43,7 @@ def _tuning_struct() -> Any:
         ("txQLen", INT),
     ], "main.IPAMArgs")
     args = Struct("", [("cni", ("struct", ipam_args))], 'struct { A *main.IPAMArgs "json:\\"cni\\"" }')
-    runtime = Struct("", [("mac", STRING)], 'struct { Mac string "json:\\"mac,omitempty\\"" }')
-    return Struct("TuningConf", NETCONF.fields + [
+    return [
         ("dataDir", STRING),
         ("sysctl", ("map", STRING, "map[string]string")),
         ("mac", STRING),
@@ -52,9 +51,9 @@ def _tuning_struct() -> Any:
         ("mtu", INT),
         ("txQLen", INT),
         ("allmulti", BOOL),
-        ("runtimeConfig", ("struct", runtime)),
+        runtime_mac_field(),
         ("args", ("struct", args)),
-    ], "main.TuningConf")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,20 +155,13 @@ def _loads_pairs(stdin: bytes) -> Any:
 
 
 def load_conf(args: CmdArgs) -> TuningConf:
-    from pycni.spec.args import parse_cni_args
-    from pycni.spec.godecode import DecodeError, decode_struct
+    from pycni.plugins.common import decode_conf, mac_override
 
-    try:
-        raw = decode_struct(args.conf, _tuning_struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
+    raw = decode_conf(args.conf, _fields(), "failed to load netconf", "TuningConf")
     conf = TuningConf(raw)
-    env_mac = parse_cni_args(args.args, ("MAC",)).get("MAC", "")
-    if env_mac:
-        conf.mac = env_mac
-    rt_mac = (raw.get("runtimeConfig") or {}).get("mac", "")
-    if rt_mac:
-        conf.mac = rt_mac
+    mac = mac_override(args.args, (raw.get("runtimeConfig") or {}).get("mac", ""))
+    if mac:
+        conf.mac = mac
     cni = (raw.get("args") or {}).get("cni")
     if cni is not None:
         if "sysctl" in cni:
@@ -238,10 +230,9 @@ def _go_quote(s: str) -> str:
 
 
 def _strerror(exc: OSError) -> str:
-    import os
+    from pycni.netlink.socket import strerror
 
-    text = os.strerror(exc.errno or 0)
-    return text[0].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
+    return strerror(exc.errno or 0)
 
 
 def backup_path(data_dir: str, container_id: str, ifname: str) -> str:
@@ -458,22 +449,10 @@ class _Enter:
 
 
 def write_sysctls(conf: TuningConf, ifname: str) -> None:
-    import os
-
-    from pycni.linux.sysctl import SysctlError
+    from pycni.linux.sysctl import write_path
 
     for key, value in conf.sysctl:
-        path = sysctl_filename(key, ifname)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise SysctlError("open", path, exc.errno or 0) from None
-        try:
-            os.write(fd, value.encode())
-        except OSError as exc:
-            raise SysctlError("write", path, exc.errno or 0) from None
-        finally:
-            os.close(fd)
+        write_path(sysctl_filename(key, ifname), value, create=True)
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:

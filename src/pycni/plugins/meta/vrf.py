@@ -30,13 +30,6 @@ MAX_RETRIES = 8
 _KEEP_ADDR_FLAGS = 0x02 | 0x04 | 0x10 | 0x100 | 0x200  # NODAD OPTIMISTIC HOMEADDRESS MANAGETEMPADDR NOPREFIXROUTE
 
 
-def _conf_struct() -> Any:
-    from pycni.spec.godecode import RAW, STRING, Struct
-    from pycni.spec.netconf import NETCONF
-
-    return Struct("VRFNetConf", NETCONF.fields + [("vrfname", STRING), ("table", RAW)], "main.VRFNetConf")
-
-
 class Conf:
     __slots__ = ("raw", "vrfname", "table", "prev")
 
@@ -48,14 +41,10 @@ class Conf:
 
 
 def parse_conf(conf: Any) -> Conf:
-    from pycni.spec.godecode import DecodeError, decode_struct
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError, convert
+    from pycni.plugins.common import decode_conf, load_prev_result
+    from pycni.spec.godecode import RAW, STRING
 
-    try:
-        raw = decode_struct(conf, _conf_struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
+    raw = decode_conf(conf, [("vrfname", STRING), ("table", RAW)], "failed to load netconf", "VRFNetConf")
     table = raw.get("table")
     if table is None:
         raw["table"] = 0
@@ -67,16 +56,7 @@ def parse_conf(conf: Any) -> Conf:
                          "VRFNetConf.table of type uint32")
     if not raw.get("vrfname"):
         raise ValueError("configuration is expected to have a valid vrf name")
-    prev = None
-    if raw.get("prevResult") is not None:
-        try:
-            parsed = parse_prev_result(raw["prevResult"], raw.get("cniVersion", ""))
-        except ResultError as exc:
-            raise ValueError(f"could not parse prevResult: {exc}") from None
-        try:
-            prev = convert(parsed, "1.1.0")  # type: ignore[arg-type]
-        except ResultError as exc:
-            raise ValueError(f"could not convert result to current version: {exc}") from None
+    _, prev = load_prev_result(raw)
     return Conf(raw, prev)
 
 
@@ -138,24 +118,19 @@ class NotFound(Exception):
 
 def find_vrf(name: str) -> VrfLink:
     """NotFound when no link has that name; ValueError when it is not a VRF."""
+    from pycni.linux.link import get_link_payload
     from pycni.netlink import codec as c
-    from pycni.netlink.socket import NetlinkError, NetlinkSocket
+    from pycni.netlink.socket import LinkNotFoundError, NetlinkError
 
     try:
-        with NetlinkSocket() as s:
-            msgs = s.query(c.RTM_GETLINK, c.pack_link(c.Link(name=name)))
+        found = unpack_vrf_link(get_link_payload(c.pack_link(c.Link(name=name))))
+    except LinkNotFoundError:
+        raise NotFound(name) from None
     except NetlinkError as exc:
-        import errno
-
-        if exc.errno == errno.ENODEV:
-            raise NotFound(name) from None
         raise ValueError(str(exc)) from None
-    found = [unpack_vrf_link(m.payload) for m in msgs if m.type == c.RTM_NEWLINK]
-    if not found:
-        raise NotFound(name)
-    if found[0].kind != "vrf":
+    if found.kind != "vrf":
         raise ValueError(f"Netlink {name} is not a VRF")
-    return found[0]
+    return found
 
 
 def free_table(links: list[VrfLink]) -> int:

@@ -23,40 +23,18 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _struct() -> Any:
-    from pycni.spec.godecode import STRING, Struct
-    from pycni.spec.netconf import NETCONF
-
-    return Struct("FirewallNetConf", NETCONF.fields + [
-        ("backend", STRING),
-        ("iptablesAdminChainName", STRING),
-        ("firewalldZone", STRING),
-        ("ingressPolicy", STRING),
-    ], "main.FirewallNetConf")
-
-
 def parse_conf(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(conf, prevResult converted to 1.1.0, or {} without one)."""
-    from pycni.spec.godecode import DecodeError, decode_struct
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError, convert
+    from pycni.plugins.common import decode_conf, load_prev_result
+    from pycni.spec.godecode import STRING
 
-    try:
-        conf = decode_struct(raw, _struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
+    fields = [("backend", STRING), ("iptablesAdminChainName", STRING), ("firewalldZone", STRING),
+              ("ingressPolicy", STRING)]
+    conf = decode_conf(raw, fields, "failed to load netconf", "FirewallNetConf")
     if not conf.get("firewalldZone"):
         conf["firewalldZone"] = "trusted"
-    if conf.get("prevResult") is None:
-        return conf, {}
-    try:
-        prev = parse_prev_result(conf["prevResult"], conf.get("cniVersion", ""))
-    except ResultError as exc:
-        raise ValueError(f"could not parse prevResult: {exc}") from None
-    try:
-        return conf, convert(prev, "1.1.0")
-    except ResultError as exc:
-        raise ValueError(f"could not convert result to current version: {exc}") from None
+    _, prev = load_prev_result(conf)
+    return conf, {} if prev is None else prev
 
 
 def get_backend(conf: dict[str, Any]) -> Any:

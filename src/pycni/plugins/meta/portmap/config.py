@@ -15,15 +15,14 @@ NFTABLES = "nftables"
 DEFAULT_MARK_BIT = 13  # Kubernetes uses 14 and 15, Calico 20-31
 
 
-def _struct() -> Any:
+def _fields() -> list[tuple[str, Any]]:
     from pycni.spec.godecode import BOOL, INT, STRING, Struct
-    from pycni.spec.netconf import NETCONF
 
     entry = Struct("PortMapEntry", [("hostPort", INT), ("containerPort", INT), ("protocol", STRING),
                                     ("hostIP", STRING)], "main.PortMapEntry")
     runtime = Struct("", [("portMappings", ("list", ("struct", entry), "[]main.PortMapEntry"))],
                      'struct { PortMaps []main.PortMapEntry "json:\\"portMappings,omitempty\\"" }')
-    return Struct("PortMapConf", NETCONF.fields + [
+    return [
         ("backend", STRING),
         ("snat", BOOL),
         ("conditionsV4", ("list", STRING, "[]string")),
@@ -32,7 +31,7 @@ def _struct() -> Any:
         ("markMasqBit", INT),
         ("runtimeConfig", ("struct", runtime)),
         ("externalSetMarkChain", STRING),
-    ], "main.PortMapConf")
+    ]
 
 
 def detect_backend_of_conditions(conditions: list[str] | None) -> str:
@@ -75,24 +74,10 @@ def parse_config(raw: Any, ifname: str, probe: Callable[[], str] | None = None) 
     conf gains "snat" (default True), "markMasqBit" (default 13), "backend", "portMappings" (list, maybe
     empty) and "contIPv4"/"contIPv6" (the chosen "ip/prefix" CIDR text or None). Raises ValueError.
     """
-    from pycni.spec.godecode import DecodeError, decode_struct
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError, convert
+    from pycni.plugins.common import decode_conf, load_prev_result
 
-    try:
-        conf = decode_struct(raw, _struct())
-    except DecodeError as exc:
-        raise ValueError(f"failed to parse network configuration: {exc}") from None
-    prev = cur = None
-    if conf.get("prevResult") is not None:
-        try:
-            prev = parse_prev_result(conf["prevResult"], conf.get("cniVersion", ""))
-        except ResultError as exc:
-            raise ValueError(f"could not parse prevResult: {exc}") from None
-        try:
-            cur = convert(prev, "1.1.0")
-        except ResultError as exc:
-            raise ValueError(f"could not convert result to current version: {exc}") from None
+    conf = decode_conf(raw, _fields(), "failed to parse network configuration", "PortMapConf")
+    prev, cur = load_prev_result(conf)
     if conf.get("snat") is None:
         conf["snat"] = True
     if conf.get("markMasqBit") is not None and conf.get("externalSetMarkChain") is not None:

@@ -4,8 +4,8 @@ A "twin" is a topology made twice, once for pycni's executable and once for the 
   host netns  H  (up0: veth to an `ext` netns, 192.0.2.2/24, default via 192.0.2.1; the plugin runs here through
                   `ip netns exec H`, so every host-side object stays out of the machine's own namespaces)
   container   C  (empty but for lo)
-Both executables get the same config; CNI_PATH is pycni's plugin dir, so IPAM is pycni's `static` for both.
-Namespaces come from conftest's netns_factory and are deleted even when a test fails.
+Both executables get the same config; CNI_PATH is pycni's plugin dir (conftest's `pycni_dir`), so IPAM is pycni's
+`static` for both. Namespaces come from conftest's netns_factory and are deleted even when a test fails.
 """
 
 from __future__ import annotations
@@ -13,45 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-from typing import Any
 
 import pytest
+from harness_common import NetnsFactory, ip, ipj, need_reference, ns_path, nsx, run_plugin, sh
 
-REFERENCE_DIR = "/usr/lib/cni"
-NetnsFactory = Any  # conftest's netns_factory fixture (not imported: conftest modules share one module name)
-
-
-def ns_path(name: str) -> str:
-    return f"/run/netns/{name}"
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-
-
-@pytest.fixture(scope="session")
-def pycni_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from pycni.cli.install import install
-
-    d = tmp_path_factory.mktemp("pycni-plugins")
-    install(str(d))
-    return str(d)
-
-
-def reference(name: str) -> str:
-    path = os.path.join(REFERENCE_DIR, name)
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"reference binary {path} not installed")
-    return path
-
-
-def run(exe: str, command: str, conf: dict, *, host: str, netns: str, ifname: str, cni_path: str,
-        args: str = "", cid: str = "cid1") -> tuple[int, dict | None]:
-    """Run one plugin executable inside the host netns; (exit code, parsed stdout or None)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "CNI_COMMAND": command,
-           "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": ifname, "CNI_PATH": cni_path, "CNI_ARGS": args}
-    p = subprocess.run(["ip", "netns", "exec", host, exe], input=json.dumps(conf), capture_output=True, text=True,
-                       env=env, timeout=60)
-    out = p.stdout.strip()
-    return p.returncode, (json.loads(out) if out else None)
 
 
 class Side:
@@ -73,8 +39,10 @@ class Side:
 
     def __call__(self, command: str, conf: dict, ifname: str = "eth0", args: str = "",
                  netns: str | None = None) -> tuple[int, dict | None]:
-        return run(self.exe, command, conf, host=self.host, netns=self.cont_path if netns is None else netns,
-                   ifname=ifname, cni_path=self.cni_path, args=args)
+        """Run the executable inside the host netns; (exit code, parsed stdout or None)."""
+        rc, out, _ = run_plugin(self.exe, command, conf, self.host, self.cont_path if netns is None else netns,
+                                self.cni_path, ifname=ifname, cni_args=args, timeout=60)
+        return rc, out
 
     def add(self, conf: dict, ifname: str = "eth0", args: str = "") -> dict:
         rc, out = self("ADD", conf, ifname, args)
@@ -92,21 +60,9 @@ class Side:
         return out["msg"]
 
 
-def ip(ns: str | None, *args: str) -> str:
-    cmd = ["ip"] + (["-n", ns] if ns else []) + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed: {p.stderr.strip()}")
-    return p.stdout
-
-
-def ipj(ns: str, *args: str) -> list[dict]:
-    out = ip(ns, "-j", *args).strip()
-    return json.loads(out) if out else []
-
-
 def sysctl(ns: str, name: str) -> str:
-    p = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/sys/" + name], capture_output=True, text=True)
+    """A sysctl inside `ns`, or "<the error>" when it cannot be read."""
+    p = nsx(ns, "cat", "/proc/sys/" + name, check=False)
     return p.stdout.strip() if p.returncode == 0 else f"<{p.stderr.strip()}>"
 
 
@@ -131,6 +87,13 @@ def link_state(ns: str, dev: str) -> dict:
     out["master"] = lk.get("master")
     out["mac_ok"] = bool(MAC_RE.match(lk.get("address", "")))
     return out
+
+
+def link_state_head(ns: str, ifname: str) -> dict:
+    """link_state without txqlen, which 1.1.1 sets to 0 and HEAD leaves alone."""
+    st = link_state(ns, ifname)
+    del st["txqlen"]
+    return st
 
 
 def addr_state(ns: str, dev: str) -> list[tuple]:
@@ -164,9 +127,26 @@ def normalize(result: dict | None, side: Side) -> dict | None:
     return out
 
 
+def add_check_del_both(ours: Side, ref: Side, cfg: dict) -> dict:
+    """ADD `cfg` on both sides: the same result (normalized), link (txqlen aside), addresses and routes; then on
+    each side CHECK passes, DEL removes the link and DEL again succeeds. Returns pycni's link state after ADD."""
+    r_ours, r_ref = ours.add(cfg), ref.add(cfg)
+    assert normalize(r_ours, ours) == normalize(r_ref, ref)
+    st = link_state_head(ours.cont, "eth0")
+    assert st == link_state_head(ref.cont, "eth0")
+    assert addr_state(ours.cont, "eth0") == addr_state(ref.cont, "eth0")
+    assert route_state(ours.cont) == route_state(ref.cont)
+    for side, res in ((ours, r_ours), (ref, r_ref)):
+        side.ok("CHECK", dict(cfg, prevResult=res))
+        side.ok("DEL", cfg)
+        assert link_names(side.cont) == ["lo"]
+        side.ok("DEL", cfg)
+    return st
+
+
 def twin(factory: NetnsFactory, pycni_dir: str, name: str) -> tuple[Side, Side]:
     """(pycni side, reference side); skips when the reference binary is absent."""
-    ref_exe = reference(name)
+    ref_exe = need_reference(name)
     return Side(factory, os.path.join(pycni_dir, name), pycni_dir, "p"), Side(factory, ref_exe, pycni_dir, "r")
 
 
@@ -174,12 +154,30 @@ def single(factory: NetnsFactory, pycni_dir: str, name: str) -> Side:
     return Side(factory, os.path.join(pycni_dir, name), pycni_dir, "p")
 
 
+def fails_like_reference_without_kind(factory: NetnsFactory, pycni_dir: str, kind: str, cfg: dict,
+                                      *probe: str) -> None:
+    """Where this kernel cannot create `kind` links, pycni and the reference fail ADD alike and leave nothing
+    behind (skipped where it can)."""
+    if kind_supported(factory, kind, *probe) is None:
+        pytest.skip(f"this kernel supports {kind} links")
+    ours, ref = twin(factory, pycni_dir, kind)
+    assert ours.error("ADD", cfg) == ref.error("ADD", cfg) == f"failed to create {kind}: operation not supported"
+    assert link_names(ours.cont) == ["lo"] and link_names(ours.host) == ["lo", "up0"]
+
+
+def need_kind(factory: NetnsFactory, kind: str, *extra: str) -> None:
+    """Skip the test unless this kernel can create `kind` links."""
+    reason = kind_supported(factory, kind, *extra)
+    if reason:
+        pytest.skip(reason)
+
+
 def kind_supported(factory: NetnsFactory, kind: str, *extra: str) -> str | None:
     """None if this kernel can create a `kind` link (tried on a veth in a throwaway netns), else why not."""
     ns = factory.new("probe")
     ip(ns, "link", "add", "pr0", "type", "veth", "peer", "name", "pr1")
     args = ["link", "add"] + (["link", "pr0"] if kind in ("ipvlan", "vlan") else []) + ["name", "pk0", "type", kind]
-    p = subprocess.run(["ip", "-n", ns, *args, *extra], capture_output=True, text=True)
+    p = sh("ip", "-n", ns, *args, *extra, check=False)
     if p.returncode != 0:
         return f"this kernel cannot create {kind} links (`ip link add type {kind}`: {p.stderr.strip()})"
     return None

@@ -11,40 +11,13 @@ with iproute2's JSON output (`ip -j`, `tc -j`) and /proc, never with pycni's own
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import time
 
-import pytest
+import harness_common
+from harness_common import NetnsFactory, Outcome, ipj, nsx, read_proc
 
-REF_DIR = "/usr/lib/cni"
-CID = "cid1"
 NET = "metanet"
-
-MAC_RE = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
-VETH_RE = re.compile(r"\bveth[0-9a-f]{8}\b")
-
-
-def need_reference(plugin: str) -> None:
-    if not os.access(f"{REF_DIR}/{plugin}", os.X_OK):
-        pytest.skip(f"reference plugin {REF_DIR}/{plugin} is not installed (Debian containernetworking-plugins)")
-
-
-def sh(*args: str, check: bool = True, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    p = subprocess.run(list(args), capture_output=True, text=True, input=input, timeout=timeout)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
-    return p
-
-
-def nsx(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return sh("ip", "netns", "exec", ns, *args, check=check)
-
-
-def ipj(ns: str, *args: str) -> list:
-    out = sh("ip", "-n", ns, "-j", *args).stdout.strip()
-    return json.loads(out) if out else []
 
 
 def tcj(ns: str, *args: str) -> list:
@@ -52,79 +25,21 @@ def tcj(ns: str, *args: str) -> list:
     return json.loads(out) if out else []
 
 
-def read_proc(ns: str, path: str) -> str | None:
-    p = nsx(ns, "cat", path, check=False)
-    return p.stdout.strip() if p.returncode == 0 else None
-
-
-def install_plugins(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from pycni.cli.install import install
-
-    d = tmp_path_factory.mktemp("pycni-bin")
-    install(str(d))
-    return str(d)
-
-
-class Outcome:
-    def __init__(self, proc: subprocess.CompletedProcess) -> None:
-        self.rc = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        try:
-            self.json = json.loads(proc.stdout) if proc.stdout.strip() else None
-        except ValueError:
-            self.json = None
-
-    @property
-    def ok(self) -> bool:
-        return self.rc == 0
-
-    @property
-    def msg(self) -> str:
-        return self.json.get("msg", "") if isinstance(self.json, dict) else ""
-
-    def __repr__(self) -> str:
-        return f"Outcome(rc={self.rc}, stdout={self.stdout!r}, stderr={self.stderr[-600:]!r})"
-
-
-class World:
+class World(harness_common.World):
     """One host netns whose meta plugins come from `bindir`; main plugins (ptp, static) always from pycni."""
 
-    def __init__(self, factory: object, tag: str, bindir: str, pycni_bin: str) -> None:
-        self.factory = factory
-        self.tag = tag
-        self.bindir = bindir
-        self.pycni_bin = pycni_bin
-        self.host = factory.new(f"{tag}h")  # type: ignore[attr-defined]
-        self.containers: dict[str, str] = {}
+    def __init__(self, factory: NetnsFactory, tag: str, bindir: str, pycni_dir: str) -> None:
+        super().__init__(factory, tag, bindir)
+        self.pycni_dir = pycni_dir
         self.extra_hosts: dict[str, str] = {}
-
-    def container(self, key: str = "c") -> str:
-        if key not in self.containers:
-            self.containers[key] = self.factory.new(f"{self.tag}{key}")  # type: ignore[attr-defined]
-        return self.containers[key]
 
     def second_host(self, key: str) -> str:
         if key not in self.extra_hosts:
-            self.extra_hosts[key] = self.factory.new(f"{self.tag}{key}")  # type: ignore[attr-defined]
+            self.extra_hosts[key] = self.factory.new(f"{self.tag}{key}")
         return self.extra_hosts[key]
 
-    def path(self, key: str = "c") -> str:
-        return f"/run/netns/{self.container(key)}"
-
-    def run(self, plugin: str, cmd: str, conf: dict | str, *, cont: str = "c", ifname: str = "eth0", cid: str = CID,
-            cni_args: str = "", netns: str | None = None, host: str | None = None, bindir: str | None = None,
-            timeout: float = 60) -> Outcome:
-        bindir = bindir or self.bindir
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "CNI_COMMAND": cmd,
-               "CNI_CONTAINERID": cid, "CNI_IFNAME": ifname, "CNI_PATH": bindir,
-               "CNI_NETNS": self.path(cont) if netns is None else netns}
-        if cni_args:
-            env["CNI_ARGS"] = cni_args
-        stdin = conf if isinstance(conf, str) else json.dumps(conf)
-        argv = ["ip", "netns", "exec", host or self.host, "env", "-i"] + [f"{k}={v}" for k, v in env.items()]
-        argv.append(os.path.join(bindir, plugin))
-        return Outcome(subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout))
+    def placeholders(self) -> dict[str, str]:
+        return {**super().placeholders(), **{ns: f"NS-{key}" for key, ns in self.extra_hosts.items()}}
 
     def attach(self, octet: int, *, cont: str = "c", ifname: str = "eth0", routes: list | None = None,
                host: str | None = None, mtu: int = 0, v6: bool = False) -> dict:
@@ -139,7 +54,7 @@ class World:
             conf["ipam"]["routes"] = routes
         if mtu:
             conf["mtu"] = mtu
-        out = self.run("ptp", "ADD", conf, cont=cont, ifname=ifname, host=host, bindir=self.pycni_bin)
+        out = self.run_plugin("ptp", "ADD", conf, cont=cont, ifname=ifname, host=host, bindir=self.pycni_dir)
         assert out.ok, f"ptp ADD failed: {out!r}"
         return out.json
 
@@ -147,33 +62,12 @@ class World:
         c = dict(conf)
         if prev is not None:
             c["prevResult"] = prev
-        return self.run(plugin, cmd, c, **kw)  # type: ignore[arg-type]
+        return self.run_plugin(plugin, cmd, c, **kw)  # type: ignore[arg-type]
 
     def host_veth(self, host: str | None = None) -> str:
         names = [lk["ifname"] for lk in ipj(host or self.host, "link", "show") if lk["ifname"].startswith("veth")]
         assert len(names) == 1, names
         return names[0]
-
-
-def normalize(obj: object, *worlds: World) -> object:
-    """Random MACs, veth names and namespace names replaced by placeholders (JSON round trip)."""
-    text = json.dumps(obj, sort_keys=True)
-    text = MAC_RE.sub("MAC", text)
-    text = VETH_RE.sub("VETH", text)
-    for w in worlds:
-        for key, ns in list(w.containers.items()) + list(w.extra_hosts.items()):
-            text = text.replace(ns, f"NS-{key}")
-        text = text.replace(w.host, "NS-host")
-    return json.loads(text)
-
-
-def norm_result(res: dict | None, world: World) -> dict | None:
-    if res is None:
-        return None
-    res = dict(res)
-    if res.get("dns") == {}:
-        del res["dns"]  # Debian 1.1.1 always prints "dns": {}; HEAD (and pycni) omit an empty one
-    return normalize(res, world)  # type: ignore[return-value]
 
 
 LINK_KEYS = ("ifname", "flags", "mtu", "address", "txqlen", "promiscuity", "allmulti", "operstate", "link_type")
@@ -185,25 +79,6 @@ def link_state(ns: str, dev: str) -> dict:
     d["txqlen"] = d["txqlen"] or 0  # iproute2 omits a zero qlen
     d["kind"] = (lk.get("linkinfo") or {}).get("info_kind")
     return d
-
-
-def diff(a: object, b: object, path: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b), key=str):
-            out += diff(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{path}.{k}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        out = []
-        for i, (x, y) in enumerate(zip(a, b)):
-            out += diff(x, y, f"{path}[{i}]")
-        return out
-    return [] if a == b else [f"{path}: pycni={a!r} reference={b!r}"]
-
-
-def assert_same(a: object, b: object, what: str) -> None:
-    d = diff(a, b)
-    assert not d, f"{what} differs:\n" + "\n".join(d)
 
 
 def routing_state(ns: str) -> dict:
