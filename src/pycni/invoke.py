@@ -35,7 +35,9 @@ def find_in_path(plugin: str, paths: list[str]) -> str:
                 return full
         except OSError:
             continue
-    raise CNIError(E.INTERNAL, f'failed to find plugin "{plugin}" in path [{" ".join(paths)}]')
+    from pycni.spec.version import go_quote
+
+    raise CNIError(E.INTERNAL, f'failed to find plugin {go_quote(plugin)} in path [{" ".join(paths)}]')
 
 
 def split_path(cni_path: str) -> list[str]:
@@ -86,28 +88,42 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, byt
 
                 time.sleep(1)
                 continue
-            raise CNIError(E.INTERNAL, f"fork/exec {path}: {exc.strerror.lower() if exc.strerror else exc}") from None
+            # RawExec.pluginErr: a plugin that could not be started is a code-0 error
+            why = exc.strerror[:1].lower() + exc.strerror[1:] if exc.strerror else str(exc)
+            raise CNIError(E.UNKNOWN, f"netplugin failed with no error message: fork/exec {path}: {why}") from None
     if proc.returncode == 0 and proc.stderr:
         sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def _exit_text(rc: int) -> str:
+    """Go's *exec.ExitError text: "exit status N" or "signal: <name>"."""
+    if rc >= 0:
+        return f"exit status {rc}"
+    import signal
+
+    name = signal.strsignal(-rc) or f"signal {-rc}"
+    return f"signal: {name[:1].lower()}{name[1:]}"
+
+
 def _error_from_output(rc: int, stdout: bytes, stderr: bytes) -> CNIError:
-    exit_err = f"exit status {rc}" if rc >= 0 else f"signal: {-rc}"
-    if stdout.strip():
-        try:
-            obj = gojson.loads(stdout)
-            if isinstance(obj, dict):
-                code = obj.get("code", 0)
-                return CNIError(code if isinstance(code, int) and not isinstance(code, bool) else 0,
-                                str(obj.get("msg", "")), str(obj.get("details", "") or ""))
-        except gojson.JSONSyntaxError:
-            pass
-        text = stdout.decode("utf-8", "replace")
-        return CNIError(E.UNKNOWN, f'netplugin failed but error parsing its diagnostic message "{text}": {exit_err}')
-    if stderr:
+    """RawExec.pluginErr: the delegate's error object from stdout, else a code-0 error saying why not."""
+    from pycni.spec.godecode import STRING, UINT, DecodeError, Struct, decode_struct
+    from pycni.spec.version import go_quote
+
+    exit_err = _exit_text(rc)
+    if not stdout:
+        if not stderr:
+            return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")
+        # Go quotes stderr with %q ("oops\\n"); kept verbatim here for now (tests/unit/test_runtime_api.py)
         return CNIError(E.UNKNOWN, f'netplugin failed: "{stderr.decode("utf-8", "replace")}": {exit_err}')
-    return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")
+    try:
+        obj = gojson.loads(stdout)
+        err = decode_struct(obj, Struct("Error", [("code", UINT), ("msg", STRING), ("details", STRING)], "types.Error"))
+    except (gojson.JSONSyntaxError, DecodeError) as exc:
+        text = stdout.decode("utf-8", "replace")
+        return CNIError(E.UNKNOWN, f"netplugin failed but error parsing its diagnostic message {go_quote(text)}: {exc}")
+    return CNIError(err.get("code", 0), err.get("msg", ""), err.get("details", ""))
 
 
 def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
@@ -120,15 +136,21 @@ def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
         raw = gojson.loads(stdout)
     except gojson.JSONSyntaxError as exc:
         raise CNIError(E.INTERNAL, f"failed to unmarshal raw result: {exc}") from None
-    if raw is None:
+    if raw is None:  # "null" is an empty result
         raw = {}
     if not isinstance(raw, dict):
-        raise CNIError(E.INTERNAL, "failed to unmarshal raw result: json: cannot unmarshal into map")
-    if raw.get("cniVersion", "") == "":
-        raw["cniVersion"] = conf_version
-    version = raw["cniVersion"]
-    if not isinstance(version, str):
-        raise CNIError(E.INTERNAL, "failed to unmarshal raw result: cniVersion is not a string")
+        from pycni.spec.godecode import _json_kind
+
+        raise CNIError(E.INTERNAL, f"failed to unmarshal raw result: json: cannot unmarshal {_json_kind(raw)} "
+                                   "into Go value of type map[string]interface {}")
+    version = raw.get("cniVersion")
+    if not isinstance(version, str) or version == "":
+        # fixupResultVersion: the config's version, and the result re-marshalled from a Go map
+        from pycni.spec.netconf import _as_go_any
+
+        version = conf_version
+        raw = _as_go_any(raw)
+        raw["cniVersion"] = version
     try:
         return R.parse(raw, version)
     except R.ResultError as exc:

@@ -313,19 +313,32 @@ def _same_netns(path: str) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def _read_stdin() -> bytes:
+    # Go reports a failed read as "read /dev/stdin: <errno text>" (code 5).
+    try:
+        if sys.stdin is None:  # fd 0 was closed
+            raise OSError(9, "Bad file descriptor")
+        return sys.stdin.buffer.read()
+    except OSError as exc:
+        text = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(f"read /dev/stdin: {text[:1].lower()}{text[1:]}") from None
+
+
 def main(plugin: Plugin) -> None:
     """Entry point of a plugin executable."""
     try:
-        outcome = run(plugin, os.environ, lambda: sys.stdin.buffer.read(), _same_netns)
+        outcome = run(plugin, os.environ, _read_stdin, _same_netns)
         text = outcome.stdout()
-    except BaseException as exc:  # last line of defence: never a traceback on stdout
-        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-            raise
+    except Exception as exc:  # last line of defence: never a traceback on stdout
         outcome = Outcome(error=CNIError(E.INTERNAL, f"{type(exc).__name__}: {exc}"))
         text = outcome.stdout()
-    if outcome.stderr:
-        sys.stderr.write(outcome.stderr)
-    if text:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    try:
+        if outcome.stderr and sys.stderr is not None:
+            sys.stderr.write(outcome.stderr)
+            sys.stderr.flush()
+        if text and sys.stdout is not None:
+            sys.stdout.buffer.write(text.encode("utf-8", "replace"))
+            sys.stdout.flush()
+    except OSError:
+        pass  # nobody is reading (EPIPE): the exit status still tells
     sys.exit(outcome.exit_code)

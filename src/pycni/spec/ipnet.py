@@ -82,7 +82,8 @@ def parse_cidr(s: str) -> tuple[IP, int]:
     if slash < 0:
         raise CIDRError(f"invalid CIDR address: {s}")
     addr, mask = s[:slash], s[slash + 1 :]
-    if not mask or not mask.isascii() or not mask.isdigit() or len(mask) > 6:
+    # Go's dtoi: ASCII digits only, leading zeros allowed ("/024" is /24).
+    if not mask or not mask.isascii() or not mask.isdigit() or len(mask.lstrip("0")) > 4:
         raise CIDRError(f"invalid CIDR address: {s}")
     plen = int(mask)
     if ":" in addr:
@@ -135,3 +136,19 @@ def canonical_ip(s: str) -> str:
     if ip is None:
         raise ValueError(f"invalid IP address: {s}")
     return ip_str(ip)
+
+
+def ipnet_str(ip: IP, mask: bytes | None) -> str:
+    """Go's net.IPNet.String() for an IP and a raw mask: "<ip>/<len>", "<ip>/<hex mask>" when the
+    mask is not a prefix, "<nil>" when the mask's length fits neither family."""
+    m = mask or b""
+    if len(m) == 16 and ip[0] == 4:
+        m = m[12:]
+    elif not ((len(m) == 4 and ip[0] == 4) or (len(m) == 16 and ip[0] == 6)):
+        return "<nil>"
+    v = int.from_bytes(m, "big")
+    width = len(m) * 8
+    ones = width - (~v & ((1 << width) - 1)).bit_length()
+    if v != ((1 << width) - 1) ^ ((1 << (width - ones)) - 1):
+        return f"{ip_str(ip)}/{m.hex()}"
+    return f"{ip_str(ip)}/{ones}"

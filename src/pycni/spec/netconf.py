@@ -21,8 +21,8 @@ NETCONF = Struct(
         ("name", STRING),
         ("type", STRING),
         ("capabilities", ("map", BOOL, "map[string]bool")),
-        ("ipam", ("struct", IPAM)),
-        ("dns", ("struct", R.DNS)),
+        ("ipam", ("struct", IPAM, "value")),
+        ("dns", ("struct", R.DNS, "value")),
         ("prevResult", OBJECT),
         ("cni.dev/valid-attachments", ("list", ("struct", GC_ATTACHMENT), "[]types.GCAttachment")),
     ],
@@ -44,7 +44,7 @@ def parse_prev_result(raw: dict[str, Any] | None, conf_version: str) -> R.Result
     """
     if raw is None:
         return None
-    work = dict(raw)
+    work = _as_go_any(raw)
     if "CNIVersion" not in work or work["CNIVersion"] == "":
         work["CNIVersion"] = conf_version
     ordered = {k: work[k] for k in sorted(work)}
@@ -52,6 +52,29 @@ def parse_prev_result(raw: dict[str, Any] | None, conf_version: str) -> R.Result
         return R.parse(ordered, conf_version)
     except R.ResultError as exc:
         raise R.ResultError(f"could not parse prevResult: {exc}") from None
+
+
+def _as_go_any(v: Any) -> Any:
+    """A value as it comes back from Go's map[string]interface{} and json.Marshal: keys sorted at
+    every level (which decides which of two bad fields is reported), and every number has been a
+    float64 (integers above 2**53 round, 1.0 is written as 1, 1e2 as 100)."""
+    if isinstance(v, dict):
+        return {k: _as_go_any(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_as_go_any(x) for x in v]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        from pycni.spec.gojson import GoFloat, go_float_text
+
+        try:
+            f = float(v)
+        except OverflowError:
+            f = float("inf") if v > 0 else float("-inf")
+        if f.is_integer() and abs(f) < 1e21:
+            return int(f)
+        g = GoFloat(f)
+        g.text = go_float_text(f) if abs(f) != float("inf") else repr(v)
+        return g
+    return v
 
 
 def valid_attachments(conf: Any) -> list[tuple[str, str]] | None:

@@ -64,7 +64,7 @@ ROUTE = Struct(
         ("scope", INT),
         ("weight", INT),
     ],
-    gotype="types.Route",
+    gotype="types.route",  # Route.UnmarshalJSON decodes into this private twin
     fresh=True,
 )
 _IFACE_100 = Struct(
@@ -72,7 +72,7 @@ _IFACE_100 = Struct(
     [("name", STRING), ("mac", STRING), ("mtu", INT), ("sandbox", STRING), ("socketPath", STRING), ("pciID", STRING)],
     gotype="types100.Interface",
 )
-_IPC_100 = Struct("ipConfig", [("interface", INT), ("address", IPNET), ("gateway", IP)], "types100.IPConfig", True)
+_IPC_100 = Struct("ipConfig", [("interface", INT), ("address", IPNET), ("gateway", IP)], "types100.ipConfig", True)
 _RESULT_100 = Struct(
     "Result",
     [
@@ -80,13 +80,13 @@ _RESULT_100 = Struct(
         ("interfaces", ("list", ("struct", _IFACE_100), "[]*types100.Interface")),
         ("ips", ("list", ("struct", _IPC_100), "[]*types100.IPConfig")),
         ("routes", ("list", ("struct", ROUTE), "[]*types.Route")),
-        ("dns", ("struct", DNS)),
+        ("dns", ("struct", DNS, "value")),
     ],
 )
 _IFACE_040 = Struct("Interface", [("name", STRING), ("mac", STRING), ("sandbox", STRING)], "types040.Interface")
 _IPC_040 = Struct(
     "ipConfig", [("version", STRING), ("interface", INT), ("address", IPNET), ("gateway", IP)],
-    "types040.IPConfig", True,
+    "types040.ipConfig", True,
 )
 _RESULT_040 = Struct(
     "Result",
@@ -95,13 +95,13 @@ _RESULT_040 = Struct(
         ("interfaces", ("list", ("struct", _IFACE_040), "[]*types040.Interface")),
         ("ips", ("list", ("struct", _IPC_040), "[]*types040.IPConfig")),
         ("routes", ("list", ("struct", ROUTE), "[]*types.Route")),
-        ("dns", ("struct", DNS)),
+        ("dns", ("struct", DNS, "value")),
     ],
 )
 _IPC_020 = Struct(
     "ipConfig",
     [("ip", IPNET), ("gateway", IP), ("routes", ("list", ("struct", ROUTE), "[]types.Route"))],
-    "types020.IPConfig", True,
+    "types020.ipConfig", True,
 )
 _RESULT_020 = Struct(
     "Result",
@@ -109,7 +109,7 @@ _RESULT_020 = Struct(
         ("cniVersion", STRING),
         ("ip4", ("struct", _IPC_020)),
         ("ip6", ("struct", _IPC_020)),
-        ("dns", ("struct", DNS)),
+        ("dns", ("struct", DNS, "value")),
     ],
 )
 _SHAPES = {"1.x": _RESULT_100, "04x": _RESULT_040, "02x": _RESULT_020}
@@ -152,7 +152,9 @@ def _dns_out(d: dict[str, Any] | None) -> dict[str, Any]:
 def _iface_out(i: dict[str, Any]) -> dict[str, Any]:
     # name is always printed; the other fields are omitempty in Go.
     out: dict[str, Any] = {"name": i.get("name", "")}
-    out.update((k, v) for k, v in i.items() if k != "name" and v not in ("", 0))
+    for k in ("mac", "mtu", "sandbox", "socketPath", "pciID"):  # Go's struct order
+        if i.get(k):
+            out[k] = i[k]
     return out
 
 
@@ -212,8 +214,24 @@ def parse(obj: Any, version: str) -> Result:
 # --- conversion ----------------------------------------------------------------------------------
 
 
-def _is_v4_text(addr: str) -> bool:
+class NilAddress(str):
+    """An address Go prints as "<nil>" (an IPNet whose mask does not fit its IP) that still has an
+    IP: the IP's family decides its "version" when the result is converted."""
+
+    v4 = False
+
+
+def nil_address(v4: bool) -> NilAddress:
+    a = NilAddress(NIL)
+    a.v4 = v4
+    return a
+
+
+def _is_v4_text(cidr: str) -> bool:
     # Canonical IPv4 text never contains ':'; Go's To4() on an unset IP is nil (so "not v4").
+    if isinstance(cidr, NilAddress):
+        return cidr.v4
+    addr = cidr.split("/")[0]
     return addr != NIL and ":" not in addr
 
 
@@ -230,7 +248,7 @@ def _100_to_04x(r: Result, to: str) -> Result:
     if r.get("ips"):
         ips = []
         for c in r["ips"]:
-            n: dict[str, Any] = {"version": "4" if _is_v4_text(c["address"].split("/")[0]) else "6"}
+            n: dict[str, Any] = {"version": "4" if _is_v4_text(c["address"]) else "6"}
             n.update({k: c[k] for k in ("interface", "address", "gateway") if k in c})
             ips.append(n)
         out["ips"] = ips
@@ -265,7 +283,7 @@ def _04x_to_02x(r: Result, to: str) -> Result:
             break
     for rt in r.get("routes") or []:
         slim = {"dst": rt["dst"], **({"gw": rt["gw"]} if "gw" in rt else {})}
-        target = ip4 if _is_v4_text(rt["dst"].split("/")[0]) else ip6
+        target = ip4 if _is_v4_text(rt["dst"]) else ip6
         if target is not None:
             target.setdefault("routes", []).append(slim)
     if ip4 is None and ip6 is None:
@@ -327,10 +345,14 @@ def convert(r: Result, to: str) -> Result:
 
 
 def _sorted_deep(v: Any) -> Any:
+    # Result.MarshalJSON (1.x) round-trips through map[string]interface{}: keys sorted, and every
+    # number becomes a float64 (an integer above 2**53 comes out rounded).
     if isinstance(v, dict):
         return {k: _sorted_deep(v[k]) for k in sorted(v)}
     if isinstance(v, list):
         return [_sorted_deep(i) for i in v]
+    if isinstance(v, int) and not isinstance(v, bool) and not -(2**53) <= v <= 2**53:
+        return int(float(v))
     return v
 
 

@@ -18,7 +18,13 @@ def _atoi(part: str, which: str) -> int:
     body = part[1:] if part[:1] in ("+", "-") else part
     if not body or not body.isascii() or not body.isdigit():
         raise VersionError(
-            f'failed to convert {which} version part "{part}": strconv.Atoi: parsing "{part}": invalid syntax'
+            f'failed to convert {which} version part {go_quote(part)}: strconv.Atoi: parsing {go_quote(part)}: '
+            "invalid syntax"
+        )
+    if len(body.lstrip("0")) > 19 or not -(2**63) <= int(part) < 2**63:
+        raise VersionError(
+            f'failed to convert {which} version part {go_quote(part)}: strconv.Atoi: parsing {go_quote(part)}: '
+            "value out of range"
         )
     return int(part)
 
@@ -29,7 +35,7 @@ def parse(version: str) -> tuple[int, int, int]:
         return (0, 1, 0)
     parts = version.split(".")
     if len(parts) >= 4:
-        raise VersionError(f'invalid version "{version}": too many parts')
+        raise VersionError(f"invalid version {go_quote(version)}: too many parts")
     major = _atoi(parts[0], "major")
     minor = _atoi(parts[1], "minor") if len(parts) >= 2 else 0
     micro = _atoi(parts[2], "micro") if len(parts) >= 3 else 0
@@ -45,21 +51,31 @@ def go_quote_list(items: tuple[str, ...] | list[str]) -> str:
     return "[" + " ".join(go_quote(i) for i in items) + "]"
 
 
+_QUOTE_ESC = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+              "\\": "\\\\", '"': '\\"'}
+
+
 def go_quote(s: str) -> str:
-    """Go's %q of a string (close enough for the printable text CNI deals in)."""
+    """Go's %q of a string (strconv.Quote): printable runes as they are, the rest escaped; a byte
+    that was not UTF-8 (surrogateescape) as \\xHH."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return f'"{s}"'
     out = ['"']
     for ch in s:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
+        esc = _QUOTE_ESC.get(ch)
+        if esc is not None:
+            out.append(esc)
+            continue
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif ch.isprintable():
             out.append(ch)
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
     out.append('"')
     return "".join(out)

@@ -12,7 +12,7 @@ from pycni.skel import CmdArgs, Plugin
 from pycni.spec import ipnet
 from pycni.spec import result as R
 from pycni.spec.args import ArgsError, parse_cni_args
-from pycni.spec.godecode import IP, IPNET, RAW, STRING, DecodeError, Struct, decode_struct
+from pycni.spec.godecode import IP, STRING, DecodeError, Struct, decode_struct
 from pycni.spec.netconf import load_netconf, parse_prev_result
 from pycni.spec.version import VersionError, at_least
 
@@ -27,7 +27,8 @@ _ADDRESS = Struct(
         ("address", STRING, "address_str"),
         ("gateway", IP),
         # Untagged Go fields: "Address" is a net.IPNet struct, "Version" an unused string.
-        ("Address", ("struct", Struct("IPNet", [("IP", IP), ("Mask", RAW)], "net.IPNet")), "ipnet_struct"),
+        ("Address", ("struct", Struct("IPNet", [("IP", IP), ("Mask", ("bytes", "net.IPMask"))], "net.IPNet"),
+                     "value"), "ipnet_struct"),
         ("Version", STRING, "unused_version"),
     ],
     "main.Address",
@@ -39,7 +40,7 @@ _IPAM = Struct(
         ("type", STRING),
         ("routes", ("list", ("struct", R.ROUTE), "[]*types.Route")),
         ("addresses", ("list", ("struct", _ADDRESS), "[]main.Address")),
-        ("dns", ("struct", R.DNS)),
+        ("dns", ("struct", R.DNS, "value")),
     ],
     "main.IPAMConfig",
 )
@@ -49,19 +50,41 @@ _NET = Struct(
         ("name", STRING),
         ("cniVersion", STRING),
         ("ipam", ("struct", _IPAM)),
-        ("runtimeConfig", ("struct", Struct("", [("ips", _STRINGS)], "struct { IPs []string \"json:\\\"ips,omitempty\\\"\" }"))),
-        ("args", ("struct", Struct("", [("cni", ("struct", Struct("IPAMArgs", [("ips", _STRINGS)], "*main.IPAMArgs")))],
-                                   "*struct { A *main.IPAMArgs \"json:\\\"cni\\\"\" }"))),
+        ("runtimeConfig", ("struct", Struct("", [("ips", _STRINGS)], "struct { IPs []string \"json:\\\"ips,omitempty\\\"\" }"),
+                           "value")),
+        ("args", ("struct", Struct("", [("cni", ("struct", Struct("IPAMArgs", [("ips", _STRINGS)], "main.IPAMArgs")))],
+                                   "struct { A *main.IPAMArgs \"json:\\\"cni\\\"\" }"))),
     ],
     "main.Net",
 )
 
 
 class Address:
-    __slots__ = ("ip", "plen", "gateway")
+    """One address: an IP with a prefix length, or (from the raw Go "Address" struct) a raw mask."""
 
-    def __init__(self, ip: ipnet.IP, plen: int, gateway: ipnet.IP | None = None) -> None:
-        self.ip, self.plen, self.gateway = ip, plen, gateway
+    __slots__ = ("ip", "plen", "gateway", "mask")
+
+    def __init__(self, ip: ipnet.IP, plen: int | None, gateway: ipnet.IP | None = None,
+                 mask: bytes | None = None) -> None:
+        self.ip, self.plen, self.gateway, self.mask = ip, plen, gateway, mask
+
+    def contains(self, ip: ipnet.IP) -> bool:
+        """Go's IPNet.Contains (a raw mask of the wrong length contains nothing)."""
+        if self.plen is not None:
+            return ipnet.contains(self.ip, self.plen, ip)
+        m = self.mask or b""
+        if len(m) == 16 and self.ip[0] == 4:
+            m = m[12:]
+        if len(m) * 8 != ipnet.bits(self.ip[0]) or ip[0] != self.ip[0]:
+            return False
+        mv = int.from_bytes(m, "big")
+        return self.ip[1] & mv == ip[1] & mv
+
+    def cidr(self) -> str:
+        if self.plen is None:
+            text = ipnet.ipnet_str(self.ip, self.mask)
+            return R.nil_address(self.ip[0] == 4) if text == R.NIL else text
+        return ipnet.cidr_str(self.ip, self.plen)
 
 
 def _parse_list(items: list[str], what: str) -> list[Address]:
@@ -85,9 +108,14 @@ def load_ipam_config(conf: Any, env_args: str) -> tuple[dict[str, Any], list[Add
     if ipam is None:
         raise ValueError("IPAM config missing 'ipam' key")
     # Config-file addresses stay unparsed (None) until the end, as upstream: GATEWAY skips them.
-    pending: list[tuple[Address | None, str, ipnet.IP | None]] = [
-        (None, a.get("address_str", ""), a.get("gateway")) for a in ipam.get("addresses") or [] if a is not None
-    ]
+    # A null entry is Go's zero Address (it fails as an empty CIDR); an "Address" object with an
+    # "IP" (Go's untagged net.IPNet field) is taken as it is, without parsing "address".
+    pending: list[tuple[Address | None, str, ipnet.IP | None]] = []
+    for a in ipam.get("addresses") or []:
+        a = a or {}
+        raw = a.get("ipnet_struct") or {}
+        pre = Address(raw["IP"], None, a.get("gateway"), raw.get("Mask")) if raw.get("IP") is not None else None
+        pending.append((pre, a.get("address_str", ""), a.get("gateway")))
     if env_args:
         try:
             e = parse_cni_args(env_args, ("IP", "GATEWAY"))
@@ -107,7 +135,7 @@ def load_ipam_config(conf: Any, env_args: str) -> tuple[dict[str, Any], list[Add
                 if gw is None:
                     raise ValueError(f"invalid gateway address: {item}")
                 for addr, _, _ in pending:
-                    if addr is not None and ipnet.contains(addr.ip, addr.plen, gw):
+                    if addr is not None and addr.contains(gw):
                         addr.gateway = gw
     cni_ips = ((n.get("args") or {}).get("cni") or {}).get("ips") or []
     if cni_ips:
@@ -144,10 +172,12 @@ def cmd_add(args: CmdArgs) -> R.Result:
     ipam, addresses, _ = load_ipam_config(args.conf, args.args)
     ips = []
     for a in addresses:
-        ipc: dict[str, Any] = {"address": ipnet.cidr_str(a.ip, a.plen)}
+        ipc: dict[str, Any] = {"address": a.cidr()}
         if a.gateway is not None:
             ipc["gateway"] = ipnet.ip_str(a.gateway)
         ips.append(ipc)
+    # A null route is dropped: upstream passes it on as `null` (and panics converting it to 0.2.0),
+    # which no consumer of the result can use (see tests/conformance/differences.py).
     routes = [R.route_from_config(r) for r in ipam.get("routes") or [] if r is not None]
     return R.new_result(ips, routes, ipam.get("dns"))
 
