@@ -9,11 +9,10 @@ codes. In-process IPAM delegation calls `run()` directly and skips the JSON roun
 
 from __future__ import annotations
 
-import os
+import posix  # built in and already loaded: `os` would cost a millisecond of start-up
 import sys
 
 from pycni.spec import errors as E
-from pycni.spec import gojson
 from pycni.spec.errors import CNIError
 from pycni.spec.version import ALL, VersionError, at_least, go_quote, go_quote_list
 
@@ -92,10 +91,12 @@ class Outcome:
         return 1 if self.error is not None else 0
 
     def stdout(self) -> str:
-        from pycni.spec.result import to_json_obj
+        from pycni.spec import gojson
 
         out = ""
         if self.result is not None:
+            from pycni.spec.result import to_json_obj
+
             out = gojson.dumps(to_json_obj(self.result))
         if self.error is not None:
             out += gojson.dumps(self.error.to_json())
@@ -122,7 +123,7 @@ def validate_container_id(cid: str) -> None:
 def validate_ifname(name: str) -> None:
     if name == "":
         raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, "interface name is empty")
-    if len(os.fsencode(name)) > 15:
+    if len(name.encode("utf-8", "surrogateescape")) > 15:
         raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, "interface name is too long",
                        "interface name should be less than 16 characters")
     if name in (".", ".."):
@@ -156,6 +157,7 @@ def decode_config_version(conf: Any) -> str:
 
 
 def _parse_stdin(stdin: bytes) -> Any:
+    from pycni.spec import gojson
     from pycni.spec.godecode import STRING, DecodeError, Struct, _json_kind, decode_struct
 
     try:
@@ -195,7 +197,9 @@ def _reconcile(conf: Any, versions: tuple[str, ...]) -> str:
 
 
 def version_reply(versions: tuple[str, ...]) -> str:
-    return gojson.dumps({"cniVersion": "1.1.0", "supportedVersions": list(versions)}, None) + "\n"
+    # The versions are fixed ASCII strings: no JSON encoder needed on this path.
+    listed = ",".join(f'"{v}"' for v in versions)
+    return f'{{"cniVersion":"1.1.0","supportedVersions":[{listed}]}}\n'
 
 
 def run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], bytes],
@@ -306,8 +310,8 @@ def _same_netns(path: str) -> bool:
     if not path:
         return False
     try:
-        a = os.stat(path)
-        b = os.stat("/proc/self/ns/net")
+        a = posix.stat(path)
+        b = posix.stat("/proc/self/ns/net")
     except OSError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
@@ -320,14 +324,20 @@ def _read_stdin() -> bytes:
             raise OSError(9, "Bad file descriptor")
         return sys.stdin.buffer.read()
     except OSError as exc:
-        text = os.strerror(exc.errno) if exc.errno else str(exc)
+        text = posix.strerror(exc.errno) if exc.errno else str(exc)
         raise OSError(f"read /dev/stdin: {text[:1].lower()}{text[1:]}") from None
+
+
+def environ() -> dict[str, str]:
+    """The process environment decoded as os.environ does (UTF-8, surrogateescape)."""
+    return {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
+            for k, v in posix.environ.items()}
 
 
 def main(plugin: Plugin) -> None:
     """Entry point of a plugin executable."""
     try:
-        outcome = run(plugin, os.environ, _read_stdin, _same_netns)
+        outcome = run(plugin, environ(), _read_stdin, _same_netns)
         text = outcome.stdout()
     except Exception as exc:  # last line of defence: never a traceback on stdout
         outcome = Outcome(error=CNIError(E.INTERNAL, f"{type(exc).__name__}: {exc}"))

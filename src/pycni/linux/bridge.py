@@ -10,7 +10,7 @@ calling thread. Error texts are the reference's (plugins/main/bridge, pkg/link/s
 from __future__ import annotations
 
 import struct
-from socket import AF_INET, AF_INET6
+from _socket import AF_INET, AF_INET6
 
 from pycni.netlink import codec as c
 from pycni.netlink.socket import NetlinkError, NetlinkSocket, scoped

@@ -8,7 +8,7 @@ action "to table"). Acts on the namespace of the calling thread (or of `nl`). No
 from __future__ import annotations
 
 import struct
-from socket import AF_INET, AF_INET6
+from _socket import AF_INET, AF_INET6
 
 from pycni.netlink import codec as c
 from pycni.netlink.socket import scoped

@@ -2,12 +2,12 @@
 
 An IP is a pair (family, integer) with family 4 or 6; IPv4-mapped IPv6 input is IPv4, as in Go.
 A CIDR keeps its host bits (types.IPNet does). Text forms match Go's String() methods.
-Pure: no I/O. Uses the C `_socket.inet_pton` (cheap to import; `ipaddress` is not).
+Pure: no I/O. The text parsers are written out here, with Go's rules (no leading zeros in IPv4
+octets, 1-4 hex digits per IPv6 group, one "::", an optional dotted tail): `ipaddress` costs ~5 ms
+to import and even `_socket` costs a dlopen on every plugin exec.
 """
 
 from __future__ import annotations
-
-import _socket
 
 IP = tuple[int, int]  # (4 or 6, value)
 
@@ -24,19 +24,73 @@ def parse_ip(s: str) -> IP | None:
     return None
 
 
-def _parse4(s: str) -> IP | None:
-    try:
-        return (4, int.from_bytes(_socket.inet_pton(_socket.AF_INET, s), "big"))
-    except (OSError, ValueError, UnicodeError):
+_DEC = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _v4_value(s: str) -> int | None:
+    """Dotted quad to an integer; None unless exactly 4 decimal octets <= 255 without leading zeros."""
+    parts = s.split(".")
+    if len(parts) != 4:
         return None
+    v = 0
+    for p in parts:
+        if not p or len(p) > 3 or not _DEC.issuperset(p) or (len(p) > 1 and p[0] == "0"):
+            return None
+        n = int(p)
+        if n > 255:
+            return None
+        v = v << 8 | n
+    return v
+
+
+def _v6_value(s: str) -> int | None:
+    """IPv6 text (no zone) to an integer, or None."""
+    head, sep, tail = s.partition("::")
+    if sep and "::" in tail:
+        return None
+    groups: list[int] = []
+    sides = (head, tail) if sep else (head,)
+    for n_side, side in enumerate(sides):
+        side_groups: list[int] = []
+        if side:
+            parts = side.split(":")
+            for i, p in enumerate(parts):
+                # A dotted IPv4 tail may only end the address.
+                if n_side == len(sides) - 1 and i == len(parts) - 1 and "." in p:
+                    v4 = _v4_value(p)
+                    if v4 is None:
+                        return None
+                    side_groups += [v4 >> 16, v4 & 0xFFFF]
+                elif not p or len(p) > 4 or not _HEX.issuperset(p):
+                    return None
+                else:
+                    side_groups.append(int(p, 16))
+        groups.append(side_groups)  # type: ignore[arg-type]
+    if sep:
+        left, right = groups  # type: ignore[misc]
+        missing = 8 - len(left) - len(right)  # type: ignore[arg-type]
+        if missing < 1:
+            return None
+        words = left + [0] * missing + right  # type: ignore[operator]
+    else:
+        words = groups[0]  # type: ignore[assignment]
+        if len(words) != 8:  # type: ignore[arg-type]
+            return None
+    v = 0
+    for w in words:  # type: ignore[union-attr]
+        v = v << 16 | w
+    return v
+
+
+def _parse4(s: str) -> IP | None:
+    v = _v4_value(s)
+    return None if v is None else (4, v)
 
 
 def _parse6(s: str) -> IP | None:
-    if "%" in s:
-        return None
-    try:
-        v = int.from_bytes(_socket.inet_pton(_socket.AF_INET6, s), "big")
-    except (OSError, ValueError, UnicodeError):
+    v = _v6_value(s)
+    if v is None:
         return None
     if v >> 32 == 0xFFFF:
         return (4, v & 0xFFFFFFFF)
@@ -89,10 +143,9 @@ def parse_cidr(s: str) -> tuple[IP, int]:
     if ":" in addr:
         if "%" in addr:
             raise CIDRError(f"invalid CIDR address: {s}")
-        try:
-            v = int.from_bytes(_socket.inet_pton(_socket.AF_INET6, addr), "big")
-        except (OSError, ValueError, UnicodeError):
-            raise CIDRError(f"invalid CIDR address: {s}") from None
+        v = _v6_value(addr)
+        if v is None:
+            raise CIDRError(f"invalid CIDR address: {s}")
         if plen > 128:
             raise CIDRError(f"invalid CIDR address: {s}")
         if v >> 32 == 0xFFFF:

@@ -483,7 +483,7 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Any, br_if: dict[str, Any], ip
 
 def _gateway_addresses(result: dict[str, Any], conf: dict[str, Any], br: Any, vlan: int, gws4: list[str],
                        gws6: list[str], dad: str) -> None:
-    from socket import AF_INET, AF_INET6
+    from _socket import AF_INET, AF_INET6
 
     from pycni.ipam.configure import DAD_SKIP
     from pycni.linux import bridge as lb

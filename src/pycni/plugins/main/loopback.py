@@ -29,7 +29,7 @@ def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from socket import AF_INET, AF_INET6
+    from _socket import AF_INET, AF_INET6
 
     from pycni.linux import addr, link
     from pycni.netlink.netns import netns

@@ -42,7 +42,7 @@ def _host_prefix(ip: str) -> str:
 
 def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: dict[str, Any], dad: str) -> dict[str, Any]:
     """Runs inside the container netns. Returns the host interface entry."""
-    from socket import AF_INET, AF_INET6
+    from _socket import AF_INET, AF_INET6
 
     from pycni.ipam.configure import configure_iface
     from pycni.linux import link, route

@@ -145,7 +145,7 @@ def plan_copies(ipcs: list[dict[str, Any]], tables: list[int], routes: list[Any]
     """(route, table) copies: upstream's per-IP rule, then every route no IP claimed goes to the first table
     of its family (else the first table) so that nothing is lost when main is emptied. A table whose default
     route comes from a static gateway (`static_default`) keeps it: main's default is not copied over it."""
-    from socket import AF_INET, AF_INET6
+    from _socket import AF_INET, AF_INET6
 
     static_default = static_default or set()
     copies: list[tuple[Any, int]] = []
@@ -169,7 +169,7 @@ def plan_copies(ipcs: list[dict[str, Any]], tables: list[int], routes: list[Any]
 
 def _replaces_default(r: Any, family: int) -> bool:
     """Would `ip route replace` of r overwrite the default route sbr added (same family, metric 0 / 1024)?"""
-    from socket import AF_INET6
+    from _socket import AF_INET6
 
     return r.dst_len == 0 and r.family == family and (r.priority or 0) in ((0, 1024) if family == AF_INET6 else (0,))
 
@@ -192,7 +192,7 @@ def _interface_routes(index: int) -> list[Any]:
 
 
 def do_routes(ipcs: list[dict[str, Any]], ifname: str, gateways: list[str], add_source_hints: bool) -> None:
-    from socket import AF_INET, AF_INET6
+    from _socket import AF_INET, AF_INET6
 
     from pycni.linux import link, route, rule
     from pycni.netlink import codec as c

@@ -195,7 +195,7 @@ def _go_route(r: Any) -> str:
 
 def add_interface(vrf: VrfLink, ifname: str) -> None:
     import time
-    from socket import AF_INET6
+    from _socket import AF_INET6
 
     from pycni.linux import addr, link, route
     from pycni.netlink import codec as c

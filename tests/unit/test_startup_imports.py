@@ -1,0 +1,74 @@
+"""What a plugin exec imports stays on an allow-list, so a slow import cannot creep in unnoticed.
+
+Each case runs the real command in a fresh `python -I -S` (as the launchers do) and compares the
+modules it loaded with the allow-list. Heavy modules (json, re, typing, socket, enum, subprocess,
+ipaddress, dataclasses, importlib, collections …) are not on it: the hot path does without them.
+The namespace case (ptp ADD) is in tests/kernel/test_startup_imports_ptp.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pycni
+
+SRC = str(Path(pycni.__file__).resolve().parent.parent)
+PROBE = str(Path(__file__).resolve().parent.parent / "startup_probe.py")
+
+CORE = {
+    "__future__", "pycni", "pycni.plugins", "pycni.skel", "pycni.spec", "pycni.spec.errors",
+    "pycni.spec.version",
+}
+STATIC = CORE | {"pycni.plugins.ipam", "pycni.plugins.ipam.static"}
+STATIC_ADD = STATIC | {
+    "pycni.plugins.ipam.static_config", "pycni.spec.args", "pycni.spec.godecode", "pycni.spec.gojson",
+    "pycni.spec.ipnet", "pycni.spec.result", "_json",
+}
+HEAVY = {"json", "re", "typing", "socket", "enum", "subprocess", "ipaddress", "dataclasses", "importlib",
+         "collections", "selectors", "argparse", "tempfile", "random", "hashlib", "logging", "inspect"}
+
+
+def loaded(module: str, env: dict[str, str], stdin: bytes = b"") -> set[str]:
+    p = subprocess.run([sys.executable, "-I", "-S", PROBE, SRC, module], input=stdin, env=env,
+                       capture_output=True, timeout=60)
+    marker = [line for line in p.stderr.decode().splitlines() if line.startswith("PYCNI-MODULES ")]
+    assert marker, p.stderr.decode()
+    return set(marker[-1].split()[1:])
+
+
+def check(mods: set[str], allowed: set[str]) -> None:
+    assert not mods & HEAVY, f"heavy modules on the hot path: {sorted(mods & HEAVY)}"
+    assert mods <= allowed, f"not on the allow-list: {sorted(mods - allowed)}"
+
+
+def test_version_imports_only_the_dispatcher():
+    check(loaded("pycni.plugins.ipam.static", {"CNI_COMMAND": "VERSION"}), STATIC)
+
+
+def test_static_add_imports_only_the_protocol_core():
+    conf = {"cniVersion": "1.1.0", "name": "n", "type": "static",
+            "ipam": {"type": "static", "addresses": [{"address": "10.0.0.2/24", "gateway": "10.0.0.1"},
+                                                     {"address": "fd00::2/64"}],
+                     "routes": [{"dst": "0.0.0.0/0", "gw": "10.0.0.1"}, {"dst": "0.0.0.0/0", "gw": "10.0.0.254"}]}}
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/some/where", "CNI_IFNAME": "eth0",
+           "CNI_PATH": "/nonexistent"}
+    check(loaded("pycni.plugins.ipam.static", env, json.dumps(conf).encode()), STATIC_ADD)
+
+
+def test_an_error_needs_no_more_than_an_add():
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0", "CNI_PATH": "/x"}
+    check(loaded("pycni.plugins.ipam.static", env, b"not json"), STATIC_ADD)
+
+
+def test_plugin_modules_import_cheaply():
+    # Importing any plugin module (what VERSION of that plugin pays) loads no heavy module.
+    from pycni.plugins.registry import PLUGINS
+
+    for name, module in PLUGINS.items():
+        mods = loaded(module, {"CNI_COMMAND": "VERSION"})
+        assert not mods & HEAVY, f"{name}: heavy modules at import: {sorted(mods & HEAVY)}"
+        assert not {m for m in mods if m.startswith("pycni.") and m.split(".")[1] in ("netlink", "linux", "runtime", "cli")}, \
+            f"{name}: kernel or runtime modules imported for VERSION: {sorted(mods)}"
