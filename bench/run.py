@@ -22,6 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = "/usr/lib/cni"
+sys.path.insert(0, HERE)
+import host_local_scale  # noqa: E402  (the shared spawn helper, and the scale benchmark)
 
 
 def peak_rss_kib(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> int:
@@ -41,26 +43,8 @@ def peak_rss_kib(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> in
 
 def spawn(argv: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[float, int, int, bytes]:
     """Run argv to completion: (seconds, exit status, 0, stdout). Memory: see peak_rss_kib."""
-    r, w = os.pipe()
-    out_r, out_w = os.pipe()
-    fa = [(os.POSIX_SPAWN_DUP2, r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
-          (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0),
-          (os.POSIX_SPAWN_CLOSE, w), (os.POSIX_SPAWN_CLOSE, out_r)]
-    t0 = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
-    os.close(r)
-    os.close(out_w)
-    os.write(w, stdin)
-    os.close(w)
-    chunks = []
-    while True:
-        b = os.read(out_r, 65536)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(out_r)
-    _, status = os.waitpid(pid, 0)
-    return time.perf_counter() - t0, os.waitstatus_to_exitcode(status), 0, b"".join(chunks)
+    t, rc, out = host_local_scale.spawn(argv, env, stdin)
+    return t, rc, 0, out
 
 
 class Case:
@@ -231,6 +215,33 @@ def parallel_case(pdir: str, nets: Netns, n: int = 100) -> list[dict]:
     return rows
 
 
+def goals(rows: list[dict], par: list[dict]) -> list[str]:
+    """The issue's goals, as ratios measured in this run (reported, never asserted)."""
+    by = {r["case"]: r for r in rows}
+    bare = next((r["pycni_ms"]["median"] for r in rows if r["case"].startswith("interpreter")), None)
+    out = ["", "## Goals (ratios from this run)", "", "| goal | measured | met |", "|---|---|---|"]
+
+    def line(goal: str, value: float | None, limit: float, fmt: str = "{:.2f}×", below: bool = True) -> None:
+        if value is None:
+            return
+        ok = value <= limit if below else value >= limit
+        out.append(f"| {goal} | {fmt.format(value)} | {'yes' if ok else 'no'} |")
+
+    for case in ("VERSION (static)", "static ADD"):
+        if bare and case in by:
+            line(f"{case} ≤ 1.3× the bare interpreter start", by[case]["pycni_ms"]["median"] / bare, 1.3)
+    for case in ("ptp + static ADD+DEL (namespace)", "bridge + host-local ADD+DEL (namespace)"):
+        if case in by and "ratio" in by[case]:
+            line(f"{case} ≤ 1.5× the reference", by[case]["ratio"], 1.5)
+    walls = {(p["side"], p["command"]): p for p in par}
+    if ("pycni", "ADD") in walls and ("reference", "ADD") in walls:
+        py, rf = walls[("pycni", "ADD")], walls[("reference", "ADD")]
+        line("100 parallel ADDs: wall time ≤ the reference's", py["wall_s"] / rf["wall_s"], 1.0)
+        out.append(f"| 100 parallel ADDs: 100 distinct addresses | {py['distinct']} | "
+                   f"{'yes' if py['distinct'] == 100 else 'no'} |")
+    return out
+
+
 def write_results(rows: list[dict], par: list[dict], extra: list[str]) -> None:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "python": platform.python_version(),
             "kernel": platform.release(), "cpus": os.cpu_count(), "reference": "Debian containernetworking-plugins"}
@@ -255,6 +266,7 @@ def write_results(rows: list[dict], par: list[dict], extra: list[str]) -> None:
         for p in par:
             lines.append(f"| {p['side']} | {p['command']} | {p['wall_s']:.2f} | {p['ok']}/{p['n']} | "
                          f"{p['distinct'] if p['distinct'] is not None else '–'} |")
+    lines += goals(rows, par)
     lines += extra
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -263,7 +275,8 @@ def write_results(rows: list[dict], par: list[dict], extra: list[str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--quick", action="store_true", help="fewer runs, no parallel case")
+    ap.add_argument("--quick", action="store_true", help="fewer runs, no parallel case, no host-local scale")
+    ap.add_argument("--no-scale", action="store_true", help="skip the host-local 0/1k/10k/50k benchmark")
     a = ap.parse_args()
     runs = 5 if a.quick else a.runs
     from pycni.cli.install import install
@@ -287,6 +300,9 @@ def main() -> int:
     finally:
         nets.cleanup()
         shutil.rmtree(pdir, ignore_errors=True)
+    if not (a.quick or a.no_scale):
+        sys.argv = [sys.argv[0]]
+        host_local_scale.main()  # writes RESULTS-host-local.md
     extra = []
     hl = os.path.join(HERE, "RESULTS-host-local.md")
     if os.path.exists(hl):

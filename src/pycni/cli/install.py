@@ -2,7 +2,8 @@
 
 Each launcher starts the interpreter pycni was installed with, isolated (-I: no PYTHON*
 variables, no user site) and without `site` (-S: the package directory is put on sys.path
-directly), then imports only that plugin's module. Files are replaced atomically.
+directly), then imports only that plugin's module, and exits without interpreter teardown once
+its answer is flushed. Files are replaced atomically.
 """
 
 from __future__ import annotations
@@ -30,7 +31,17 @@ def launcher_text(module: str, python: str | None = None, root: str | None = Non
         "import sys\n"
         f"sys.path.insert(0, {root!r})\n"
         f"from {module} import main\n"
-        "main()\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    # Output is complete: flush it and skip interpreter teardown (~1.5 ms of a ~10 ms exec).\n"
+        "    for stream in (sys.stdout, sys.stderr):\n"
+        "        try:\n"
+        "            stream.flush()\n"
+        "        except (AttributeError, OSError):\n"
+        "            pass\n"
+        "    import posix\n"
+        "    posix._exit(0 if done.code is None else done.code if isinstance(done.code, int) else 1)\n"
     )
 
 
