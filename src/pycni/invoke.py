@@ -138,9 +138,9 @@ def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
     if raw is None:  # "null" is an empty result
         raw = {}
     if not isinstance(raw, dict):
-        from pycni.spec.godecode import _json_kind
+        from pycni.spec.godecode import json_kind
 
-        raise CNIError(E.INTERNAL, f"failed to unmarshal raw result: json: cannot unmarshal {_json_kind(raw)} "
+        raise CNIError(E.INTERNAL, f"failed to unmarshal raw result: json: cannot unmarshal {json_kind(raw)} "
                                    "into Go value of type map[string]interface {}")
     version = raw.get("cniVersion")
     if not isinstance(version, str) or version == "":

@@ -158,14 +158,14 @@ def decode_config_version(conf: Any) -> str:
 
 def _parse_stdin(stdin: bytes) -> Any:
     from pycni.spec import gojson
-    from pycni.spec.godecode import STRING, DecodeError, Struct, _json_kind, decode_struct
+    from pycni.spec.godecode import STRING, DecodeError, Struct, decode_struct, json_kind
 
     try:
         conf = gojson.loads(stdin)
         if conf is None:  # JSON null leaves Go's struct empty
             conf = {}
         if not isinstance(conf, dict):
-            raise DecodeError(f"json: cannot unmarshal {_json_kind(conf)} into Go value of type "
+            raise DecodeError(f"json: cannot unmarshal {json_kind(conf)} into Go value of type "
                               'struct { Name string "json:\\"name\\"" }')
         name = decode_struct(conf, Struct("", [("name", STRING)])).get("name", "")
     except (gojson.JSONSyntaxError, DecodeError) as exc:

@@ -40,8 +40,9 @@ def parse_cni_args(value: str) -> list[tuple[str, str]]:
 
 def parse_cap_args(value: str) -> dict[str, Any] | None:
     """CAP_ARGS: a JSON object (values decoded as Go's interface{}); `null` means none."""
-    from pycni.runtime.gomarshal import MarshalError, go_any, json_kind
+    from pycni.runtime.gomarshal import MarshalError, go_any
     from pycni.spec import gojson
+    from pycni.spec.godecode import json_kind
 
     try:
         obj = gojson.loads(value)

@@ -22,15 +22,9 @@ def addr_list(index: int = 0, family: int = 0, nl: NetlinkSocket | None = None) 
     """Addresses of link `index` (0 = every link) and `family` (0 = both)."""
     with scoped(nl) as s:
         msgs = s.dump(c.RTM_GETADDR, c.pack_ifaddrmsg(family=family))
-    out = []
-    for m in msgs:
-        if m.type != c.RTM_NEWADDR:
-            continue
-        a = c.unpack_addr(m.payload)
-        if (index and a.index != index) or (family and a.family != family):
-            continue
-        out.append(a)
-    return out
+    # a generator, so each message is unpacked and filtered in turn (as link_list, route_list)
+    addrs = (c.unpack_addr(m.payload) for m in msgs if m.type == c.RTM_NEWADDR)
+    return [a for a in addrs if (not index or a.index == index) and (not family or a.family == family)]
 
 
 def make_addr(index: int, cidr: str, flags: int = 0) -> Addr:

@@ -82,18 +82,9 @@ def route_list(family: int = 0, *, table: int | None = None, dst: str | None = N
         want_dst = _dst_key(AF_INET6 if ":" in ip else AF_INET, ip, plen)
     with scoped(nl) as s:
         msgs = s.dump(c.RTM_GETROUTE, c.pack_rtmsg(family=family))
-    out = []
-    for m in msgs:
-        if m.type != c.RTM_NEWROUTE:
-            continue
-        r = c.unpack_route(m.payload)
-        if family and r.family != family:
-            continue
-        if table is not None and r.table != table:
-            continue
-        if want_dst is not None and _dst_key(r.family, r.dst, r.dst_len) != want_dst:
-            continue
-        if oif is not None and r.oif != oif and not any(nh.ifindex == oif for nh in r.multipath):
-            continue
-        out.append(r)
-    return out
+    routes = (c.unpack_route(m.payload) for m in msgs if m.type == c.RTM_NEWROUTE)
+    return [r for r in routes
+            if (not family or r.family == family)
+            and (table is None or r.table == table)
+            and (want_dst is None or _dst_key(r.family, r.dst, r.dst_len) == want_dst)
+            and (oif is None or r.oif == oif or any(nh.ifindex == oif for nh in r.multipath))]

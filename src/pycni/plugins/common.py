@@ -53,13 +53,13 @@ def runtime_mac_field() -> tuple[str, Any]:
 
 def uint32_field(conf: dict[str, Any], key: str, prefix: str) -> None:
     """Validate a field decoded as RAW into Go's uint32 (in place); ValueError with Go's text otherwise."""
-    from pycni.spec.godecode import _json_kind
+    from pycni.spec.godecode import json_kind
 
     if key not in conf:
         return
     v = conf[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"{prefix}: json: cannot unmarshal {_json_kind(v)} into Go struct field NetConf.{key} "
+        raise ValueError(f"{prefix}: json: cannot unmarshal {json_kind(v)} into Go struct field NetConf.{key} "
                          "of type uint32")
     if isinstance(v, float) and v.is_integer():
         v = int(v)

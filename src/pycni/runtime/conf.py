@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 
 from pycni.runtime.errors import ConfigError, NoConfigsFoundError, NotFoundError
-from pycni.runtime.gomarshal import MarshalError, go_any, go_type_name, json_kind, marshal
+from pycni.runtime.gomarshal import MarshalError, go_any, go_type_name, marshal
 from pycni.spec import gojson
+from pycni.spec.godecode import json_kind
 from pycni.spec.version import CURRENT, VersionError, go_quote
 from pycni.spec.version import parse as parse_version
 
@@ -218,17 +219,24 @@ def _select_version(raw: dict[str, Any]) -> str:
     return version
 
 
+def _loads_map(data: bytes, prefix: str) -> dict[str, Any]:
+    """json.Unmarshal into a map[string]interface{}: null leaves it empty, a non-object is a type error;
+    both errors read `<prefix>: <Go's text>`."""
+    try:
+        doc = gojson.loads(data)
+    except gojson.JSONSyntaxError as exc:
+        raise ConfigError(f"{prefix}: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{prefix}: json: cannot unmarshal {json_kind(doc)} "
+                          "into Go value of type map[string]interface {}")
+    return doc
+
+
 def network_conf_from_bytes(data: bytes) -> NetworkConfigList:
     """NetworkConfFromBytes: a conflist document (inline plugins only)."""
-    try:
-        raw = gojson.loads(data)
-    except gojson.JSONSyntaxError as exc:
-        raise ConfigError(f"error parsing configuration list: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"error parsing configuration list: json: cannot unmarshal {json_kind(raw)} "
-                          "into Go value of type map[string]interface {}")
+    raw = _loads_map(data, "error parsing configuration list")
     if "name" not in raw:
         raise ConfigError("error parsing configuration list: no name")
     name = raw["name"]
@@ -318,16 +326,7 @@ def load_network_file(path: str) -> NetworkConfigList:
 
 def inject_conf(plugin: PluginConfig, values: dict[str, Any]) -> PluginConfig:
     """InjectConf: the plugin object decoded into a map, `values` set over it, marshalled again."""
-    try:
-        config = gojson.loads(plugin.data)
-    except gojson.JSONSyntaxError as exc:
-        raise ConfigError(f"unmarshal existing network bytes: {exc}") from None
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        raise ConfigError(f"unmarshal existing network bytes: json: cannot unmarshal {json_kind(config)} "
-                          "into Go value of type map[string]interface {}")
-    config = go_any(config)
+    config = go_any(_loads_map(plugin.data, "unmarshal existing network bytes"))
     for key, value in values.items():
         if key == "":
             raise ConfigError("keys cannot be empty")

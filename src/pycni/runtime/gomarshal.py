@@ -118,18 +118,3 @@ def go_type_name(v: Any) -> str:
     if isinstance(v, list):
         return "[]interface {}"
     return "map[string]interface {}"
-
-
-def json_kind(v: Any) -> str:
-    """The JSON kind Go names in 'cannot unmarshal <kind> into ...'."""
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return "null"

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from pycni.spec.version import go_quote, go_quote_list
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 
 class ArgsError(ValueError):
     pass
@@ -22,10 +27,12 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f"boolean unmarshal error: invalid input {low}")
 
 
-def parse_cni_args(args: str, fields: tuple[str, ...]) -> dict[str, str]:
+def parse_cni_args(args: str, fields: tuple[str, ...], convert: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Parse CNI_ARGS for a plugin whose args struct has `fields` (besides IgnoreUnknown).
 
-    Returns {field: value} for known keys (a later pair overwrites an earlier one).
+    Returns {field: value} for known keys (a later pair overwrites an earlier one). `convert`, when
+    given, turns each known value as its pair is read (Go's UnmarshalText runs pair by pair, so a bad
+    value fails before any later pair is looked at); its ValueError names the pair.
     """
     if args == "":
         return {}
@@ -49,7 +56,13 @@ def parse_cni_args(args: str, fields: tuple[str, ...]) -> dict[str, str]:
                 "does not implement encoding.TextUnmarshaler"
             )
         elif key in fields:
-            out[key] = value
+            if convert is None:
+                out[key] = value
+            else:
+                try:
+                    out[key] = convert(value)
+                except ValueError as exc:
+                    raise ArgsError(f"ARGS: error parsing value of pair {go_quote(pair)}: {exc}") from None
         else:
             unknown.append(pair)
     if unknown and not ignore_unknown:

@@ -95,7 +95,8 @@ class Struct:
         return self._folded.get(key.lower())
 
 
-def _json_kind(v: Any) -> str:
+def json_kind(v: Any) -> str:
+    """The JSON kind Go names in 'cannot unmarshal <kind> into ...' (bool before number: bool is an int)."""
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, str):
@@ -109,6 +110,9 @@ def _json_kind(v: Any) -> str:
     return "null"
 
 
+_json_kind = json_kind  # the old private name, for code outside the tree that still imports it
+
+
 def number_text(v: Any) -> str:
     """The JSON literal a number came from (gojson keeps it on floats), as Go quotes it."""
     text = getattr(v, "text", None)
@@ -118,7 +122,7 @@ def number_text(v: Any) -> str:
 
 
 def _type_error(value: Any, gotype: str, ctx: Ctx) -> TypeDecodeError:
-    what = _json_kind(value)
+    what = json_kind(value)
     if what == "number" and gotype in ("int", "uint"):
         what = "number " + number_text(value)
     if ctx is None:
@@ -339,7 +343,7 @@ def _bytes(value: Any, gotype: str, ctx: Ctx, st: _State) -> Any:
             elif isinstance(item, int) and not isinstance(item, bool) and 0 <= item <= 255:
                 out.append(item)
             else:
-                what = _json_kind(item)
+                what = json_kind(item)
                 st.save(_type_error(item, "uint8", ctx) if what != "number" else
                         TypeDecodeError("number " + number_text(item), "uint8",
                                         ctx[0] if ctx else None, tuple(ctx[1]) if ctx else ()))

@@ -12,6 +12,7 @@ import _json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 
@@ -206,9 +207,11 @@ def _loads_deep(s: str) -> Any:
         sys.setrecursionlimit(old)
 
 
-def _too_deep_at(s: str) -> int:
-    """Where nesting first goes past Go's limit, or -1."""
-    depth = 0
+def _outside_strings(s: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of each character of s outside JSON strings (their quotes left out too).
+
+    Only the rare paths (too deep, error positions) scan like this, so a generator is cheap enough.
+    """
     in_str = esc = False
     for i, ch in enumerate(s):
         if in_str:
@@ -220,7 +223,15 @@ def _too_deep_at(s: str) -> int:
                 in_str = False
         elif ch == '"':
             in_str = True
-        elif ch in "[{":
+        else:
+            yield i, ch
+
+
+def _too_deep_at(s: str) -> int:
+    """Where nesting first goes past Go's limit, or -1."""
+    depth = 0
+    for i, ch in _outside_strings(s):
+        if ch in "[{":
             depth += 1
             if depth > _MAX_DEPTH:
                 return i
@@ -298,18 +309,8 @@ def _loads(s: str) -> Any:
 
 def _find_token(s: str, token: str) -> int:
     """Where a NaN/Infinity the C scanner accepted first appears outside a string."""
-    in_str = esc = False
-    for i, ch in enumerate(s):
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif s.startswith(token, i):
+    for i, _ in _outside_strings(s):
+        if s.startswith(token, i):
             return i
     return 0
 
@@ -317,18 +318,8 @@ def _find_token(s: str, token: str) -> int:
 def _in_object(s: str, pos: int) -> bool:
     """Whether the innermost container open at pos is an object (strings skipped properly)."""
     stack: list[str] = []
-    in_str = esc = False
-    for ch in s[:pos]:
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
+    for _, ch in _outside_strings(s[:pos]):
+        if ch in "[{":
             stack.append(ch)
         elif ch in "]}" and stack:
             stack.pop()

@@ -46,6 +46,18 @@ def at_least(version: str, other: str) -> bool:
     return parse(version) >= parse(other)
 
 
+def check_addresses_per_family(version: str, n4: int, n6: int) -> None:
+    """Results before 0.3.0 hold one address per family (an unparsable version counts as older); the
+    IPAM plugins (host-local, static) refuse more with this text."""
+    if n4 > 1 or n6 > 1:
+        try:
+            ok = at_least(version, "0.3.0")
+        except VersionError:
+            ok = False
+        if not ok:
+            raise ValueError(f"CNI version {version} does not support more than 1 address per family")
+
+
 def go_quote_list(items: tuple[str, ...] | list[str]) -> str:
     """Go's %q of a []string: ["a" "b"]."""
     return "[" + " ".join(go_quote(i) for i in items) + "]"

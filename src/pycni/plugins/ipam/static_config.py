@@ -10,7 +10,7 @@ from pycni.spec import ipnet
 from pycni.spec import result as R
 from pycni.spec.args import ArgsError, parse_cni_args
 from pycni.spec.godecode import IP, STRING, DecodeError, Struct, decode_struct
-from pycni.spec.version import VersionError, at_least
+from pycni.spec.version import check_addresses_per_family
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,11 +154,5 @@ def load_ipam_config(conf: Any, env_args: str) -> tuple[dict[str, Any], list[Add
     n4 = sum(1 for a in addresses if a.ip[0] == 4)
     n6 = len(addresses) - n4
     version = n.get("cniVersion", "")
-    if n4 > 1 or n6 > 1:
-        try:
-            ok = at_least(version, "0.3.0")
-        except VersionError:
-            ok = False
-        if not ok:
-            raise ValueError(f"CNI version {version} does not support more than 1 address per family")
+    check_addresses_per_family(version, n4, n6)
     return ipam, addresses, version

@@ -121,15 +121,13 @@ def _is_pairs(v: Any) -> bool:
 
 
 def _kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (int, float)):
-        return "number"
+    # _loads_pairs makes every object a _PairsList (a list), so name those before the shared helper
+    # would call them arrays; no plain dict ever comes from it.
     if _is_pairs(v):
         return "object"
-    return "array" if isinstance(v, list) else "null"
+    from pycni.spec.godecode import json_kind
+
+    return json_kind(v)
 
 
 def _loads_pairs(stdin: bytes) -> Any:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pycni.spec import ipnet
 from pycni.spec import result as R
-from pycni.spec.args import parse_bool
-from pycni.spec.godecode import CIDR_NET, IP, RAW, STRING, DecodeError, Struct, _json_kind, decode_struct
-from pycni.spec.version import VersionError, at_least, go_quote, go_quote_list
+from pycni.spec.args import parse_cni_args
+from pycni.spec.godecode import CIDR_NET, IP, RAW, STRING, DecodeError, Struct, decode_struct, json_kind
+from pycni.spec.version import check_addresses_per_family
 
 from .range import Range, RangeError, RangeSet, not_v4_nor_v6
 
@@ -103,7 +103,7 @@ def _decode_ip_arg(v: Any, struct_name: str, path: list[str]) -> IPT | None:
     if v is None:
         return None
     if not isinstance(v, str):
-        raise DecodeError(f"json: cannot unmarshal {_json_kind(v)} into Go struct field "
+        raise DecodeError(f"json: cannot unmarshal {json_kind(v)} into Go struct field "
                           f"{struct_name}.{'.'.join(path)} of type *ip.IP")
     if v == "":
         return None
@@ -115,35 +115,17 @@ def _decode_ip_arg(v: Any, struct_name: str, path: list[str]) -> IPT | None:
 
 def _env_ip_arg(env_args: str) -> IPT | None:
     """types.LoadArgs into {IgnoreUnknown, IP ip.IP}, pairs handled in order as the library does."""
-    result: IPT | None = None
-    unknown: list[str] = []
-    ignore = False
-    for pair in env_args.split(";"):
-        kv = pair.split("=")
-        if len(kv) != 2:
-            raise ValueError(f"ARGS: invalid pair {go_quote(pair)}")
-        key, value = kv
-        if key == "IgnoreUnknown":
-            try:
-                ignore = parse_bool(value)
-            except ValueError as exc:
-                raise ValueError(f"ARGS: error parsing value of pair {go_quote(pair)}: {exc}") from None
-        elif key == "IP":
-            if value == "":
-                result = None
-                continue
-            parsed = parse_ip_arg(value)
-            if parsed is None:
-                raise ValueError(f"ARGS: error parsing value of pair {go_quote(pair)}: invalid IP address {value}")
-            result = parsed[0]
-        elif key == "CommonArgs":
-            raise ValueError("ARGS: cannot unmarshal into field 'CommonArgs' - type '*types.CommonArgs' "
-                             "does not implement encoding.TextUnmarshaler")
-        else:
-            unknown.append(pair)
-    if unknown and not ignore:
-        raise ValueError(f"ARGS: unknown args {go_quote_list(unknown)}")
-    return result
+
+    def ip(value: str) -> IPT | None:
+        if value == "":  # an empty IP= resets an earlier one
+            return None
+        parsed = parse_ip_arg(value)
+        if parsed is None:
+            raise ValueError(f"invalid IP address {value}")
+        return parsed[0]
+
+    # never called with "" (the caller skips empty CNI_ARGS), where parse_cni_args would return {}
+    return parse_cni_args(env_args, ("IP",), ip).get("IP")
 
 
 def _ranges(raw_sets: list[Any] | None, raw_json: list[Any] | None) -> list[RangeSet]:
@@ -231,13 +213,7 @@ def load_ipam_config(conf: Any, env_args: str) -> IPAMConfig:
         else:
             n6 += 1
     version = n.get("cniVersion", "")
-    if n4 > 1 or n6 > 1:
-        try:
-            ok = at_least(version, "0.3.0")
-        except VersionError:
-            ok = False
-        if not ok:
-            raise ValueError(f"CNI version {version} does not support more than 1 address per family")
+    check_addresses_per_family(version, n4, n6)
     for i in range(len(ranges) - 1):
         for j in range(i + 1, len(ranges)):
             if ranges[i].overlaps(ranges[j]):
