@@ -167,3 +167,12 @@ def test_check_without_prev_result() -> None:
 
 def test_del_validates_the_config_too() -> None:
     assert call("DEL", conf(ingressRate=5)).error.msg == "if rate is set, burst must also be set"
+
+
+def test_type_errors_quote_numbers_as_written_like_go():
+    from pycni.plugins.meta.bandwidth import _json_kind
+    from pycni.spec.gojson import loads
+
+    assert _json_kind(loads("1e3")) == "number 1e3"
+    assert _json_kind(loads("1.50")) == "number 1.50"
+    assert _json_kind(loads("7")) == "number 7"

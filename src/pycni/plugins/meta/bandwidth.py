@@ -99,15 +99,11 @@ def _conf_struct() -> Any:
 
 
 def _json_kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, (int, float)):
-        return f"number {v!r}"
-    if isinstance(v, list):
-        return "array"
-    return "object"
+    """Go's UnmarshalTypeError value text for a uint64 field: numbers as written ("number 1e3")."""
+    from pycni.spec.godecode import json_kind, number_text
+
+    kind = json_kind(v)
+    return f"number {number_text(v)}" if kind == "number" else kind
 
 
 def _uint64(value: Any, where: str) -> int:

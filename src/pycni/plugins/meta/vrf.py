@@ -49,9 +49,11 @@ def parse_conf(conf: Any) -> Conf:
     if table is None:
         raw["table"] = 0
     elif isinstance(table, bool) or not isinstance(table, int) or not 0 <= table <= 0xFFFFFFFF:
-        kind = ("bool" if isinstance(table, bool) else "string" if isinstance(table, str)
-                else f"number {table!r}" if isinstance(table, (int, float))
-                else "array" if isinstance(table, list) else "object")
+        from pycni.spec.godecode import json_kind, number_text
+
+        kind = json_kind(table)
+        if kind == "number":
+            kind = f"number {number_text(table)}"  # as written, like Go ("number 1e3")
         raise ValueError(f"failed to load netconf: json: cannot unmarshal {kind} into Go struct field "
                          "VRFNetConf.table of type uint32")
     if not raw.get("vrfname"):
