@@ -4,8 +4,12 @@ The same scenarios run twice: with the reference binaries (/usr/lib/cni, proving
 with only the plugins written by `pycni install-plugins` (skipped, with the reason, while a
 plugin a scenario needs is not implemented yet):
   * bridge + host-local: two containers ping each other and the gateway;
-  * ptp + static with two default gateways: the container's default route names both.
-After removal no veth, address, route, rule, IP allocation, cache file or netns may remain.
+  * ptp + static with two default gateways: the container's default route names both;
+  * podman's default-style chain bridge (host-local, isGateway, ipMasq) + portmap + firewall + tuning:
+    a container publishes a port (`podman run -p`), a TCP client on the namespace's host side gets the
+    container's reply through the host port, on the bridge's address and on 127.0.0.1.
+After removal no veth, address, route, rule, IP allocation, cache file or netns may remain, nor any
+iptables/nftables rule or chain of the container (the chains shared by all containers stay, as upstream).
 
 Isolation: podman runs inside a "holder" process that sits in a fresh network namespace
 (pycni-pm-<random>, so bridges and host veths never reach the real host) and in a private mount
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -416,3 +421,144 @@ def test_ptp_static_with_two_default_gateways(pm, impl, capsys):
     report(capsys, f"{impl:9} ptp+static:        `podman run --rm` {statistics.median(runs) * 1000:.0f} ms "
                    f"(median of {', '.join(f'{r * 1000:.0f}' for r in runs)} ms)")
     assert pm.host_veths() == [] and pm.cache_files() == []
+
+
+# --- podman's default chain with a published port ---------------------------------------------------
+
+CHAIN_PLUGINS = ["bridge", "host-local", "portmap", "firewall", "tuning"]
+# created by the first attachment and kept for the others, as upstream
+SHARED_CHAINS = {"CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ", "CNI-FORWARD", "CNI-ADMIN",
+                 "CNI-ISOLATION-STAGE-1", "CNI-ISOLATION-STAGE-2"}
+CONTAINER_PORT = 8080
+REPLY = b"hello from pycni e2e\n"
+
+CLIENT = r"""
+import socket, sys, time
+addr, port, deadline = sys.argv[1], int(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+while True:
+    try:
+        with socket.create_connection((addr, port), timeout=3) as s:
+            s.settimeout(3)
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+        if data:
+            sys.stdout.buffer.write(data)
+            sys.exit(0)
+        err = "connection closed without data"
+    except OSError as exc:
+        err = repr(exc)
+    if time.monotonic() > deadline:
+        sys.stderr.write(err + "\n")
+        sys.exit(1)
+    time.sleep(0.1)
+"""
+
+
+def tcp_from_host_side(pm: Podman, addr: str, port: int, wait: float = 10) -> bytes:
+    """Connect from the podman namespace (the containers' "host") to addr:port, retrying until the
+    server answers; return what it sent before closing."""
+    p = subprocess.run(["nsenter", f"--net=/run/netns/{pm.hostns}", sys.executable, "-c", CLIENT, addr, str(port),
+                        str(wait)], capture_output=True, timeout=wait + 30)
+    assert p.returncode == 0, f"TCP {addr}:{port} from the host side: {p.stderr.decode().strip()}"
+    return p.stdout
+
+
+def netfilter_dump(pm: Podman) -> str:
+    """Every iptables (nft-backed and legacy) and nftables rule of the podman namespace."""
+    out = []
+    for tool in (["iptables-save"], ["ip6tables-save"], ["iptables-legacy-save"], ["ip6tables-legacy-save"],
+                 ["nft", "list", "ruleset"]):
+        if shutil.which(tool[0]):
+            p = pm.in_holder(*tool)
+            out.append(f"## {' '.join(tool)}\n{p.stdout}")
+    return "\n".join(out)
+
+
+def cni_chains(dump: str) -> set[str]:
+    return set(re.findall(r"^:(CNI-[\w-]+) ", dump, re.M)) | set(re.findall(r"\bchain (CNI-[\w-]+) \{", dump))
+
+
+def rules_of(dump: str, container_id: str, container_ip: str) -> list[str]:
+    """The lines that belong to one container: they carry its ID (comments) or its address."""
+    ip_re = re.compile(rf"(?<![\d.]){re.escape(container_ip)}(?![\d])")
+    return [ln for ln in dump.splitlines() if container_id in ln or ip_re.search(ln)]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_default_chain_published_port_reaches_the_container(pm, impl, capsys):
+    for n in CHAIN_PLUGINS:
+        if not os.path.isfile(os.path.join(REF, n)):
+            pytest.skip(f"reference plugin {REF}/{n} missing (containernetworking-plugins)")
+    if shutil.which("iptables-save") is None:
+        pytest.skip("iptables-save is not installed (portmap's and firewall's rules cannot be checked)")
+    want(pm, impl, CHAIN_PLUGINS)
+    k = SUBNET_INDEX[impl] + 5
+    net, bridge = f"pmdef-{impl}", f"pmdf{pm.tag}{impl[0]}"
+    subnet, gw = f"10.{pm.octet}.{k}.0/24", f"10.{pm.octet}.{k}.1"
+    host_port = 18000 + k
+    # podman 4's default conflist (87-podman-bridge.conflist), with the test's bridge, subnet and IPAM dir.
+    # firewall's backend is pinned to iptables: the default would pick the host's firewalld when it runs,
+    # which is outside the namespaces this test owns.
+    write_net(pm, impl, {"cniVersion": "1.0.0", "name": net, "plugins": [
+        {"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+         "ipam": {"type": "host-local", "dataDir": pm.ipam, "ranges": [[{"subnet": subnet, "gateway": gw}]],
+                  "routes": [{"dst": "0.0.0.0/0"}]}},
+        {"type": "portmap", "capabilities": {"portMappings": True}},
+        {"type": "firewall", "backend": "iptables"},
+        {"type": "tuning"}]})
+    name = f"web-{impl}"
+    before = netfilter_dump(pm)
+    t0 = time.perf_counter()
+    try:
+        pm.podman(impl, "run", "-d", "--name", name, "--network", net, "-p", f"{host_port}:{CONTAINER_PORT}",
+                  IMAGE, "busybox", "nc", "-ll", "-p", str(CONTAINER_PORT), "-e", "echo", *REPLY.decode().split())
+        run_ms = (time.perf_counter() - t0) * 1000
+        cid = pm.podman(impl, "inspect", "-f", "{{.Id}}", name).stdout.strip()
+        c_ip = pm.podman(impl, "inspect", "-f", "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % net,
+                         name).stdout.strip()
+        assert c_ip.startswith(f"10.{pm.octet}.{k}."), c_ip
+        assert len(pm.host_veths()) == 1 and len(pm.allocations(net)) == 1 and len(pm.cache_files()) == 1
+        ports = pm.podman(impl, "port", name).stdout.strip()
+        assert f"{CONTAINER_PORT}/tcp -> 0.0.0.0:{host_port}" in ports, ports
+
+        # every plugin of the chain left its mark: bridge's masquerade chain, portmap's DNAT chain, firewall's rules
+        during = netfilter_dump(pm)
+        mine = rules_of(during, cid, c_ip)
+        assert any("MASQUERADE" in ln for ln in mine), mine
+        assert any(f"--to-destination {c_ip}:{CONTAINER_PORT}" in ln or f"dnat to {c_ip}:{CONTAINER_PORT}" in ln
+                   for ln in mine), mine
+        assert any(ln.startswith("-A CNI-FORWARD") and f"{c_ip}/32" in ln for ln in mine), mine
+        assert {"CNI-HOSTPORT-DNAT", "CNI-FORWARD"} <= cni_chains(during)
+
+        # the published port, from the namespace's host side: via the bridge's address and via localhost
+        # (portmap's route_localnet + masquerade path)
+        assert tcp_from_host_side(pm, gw, host_port) == REPLY
+        assert tcp_from_host_side(pm, "127.0.0.1", host_port) == REPLY
+        # and the container port directly, to be sure the reply really comes from the container
+        assert tcp_from_host_side(pm, c_ip, CONTAINER_PORT) == REPLY
+    finally:
+        pm.podman(impl, "rm", "--force", "--time", "0", name, check=False)
+    assert pm.host_veths() == []
+    assert pm.allocations(net) == []
+    assert pm.cache_files() == []
+    assert pm.netns_files() == []
+    assert pm.rules() == pm.baseline_rules  # type: ignore[attr-defined]
+    after = netfilter_dump(pm)
+    assert rules_of(after, cid, c_ip) == [], after
+    assert cni_chains(after) - SHARED_CHAINS == cni_chains(before) - SHARED_CHAINS, after
+    p = subprocess.run(["nsenter", f"--net=/run/netns/{pm.hostns}", sys.executable, "-c", CLIENT, gw, str(host_port),
+                        "0"], capture_output=True, timeout=30)
+    assert p.returncode != 0, "the host port still answers after `podman rm`"
+
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        pm.podman(impl, "run", "--rm", "--network", net, "-p", f"{host_port}:{CONTAINER_PORT}", IMAGE, "true")
+        runs.append(time.perf_counter() - t0)
+    report(capsys, f"{impl:9} bridge+portmap+firewall+tuning: `podman run -d -p` {run_ms:.0f} ms; "
+                   f"`podman run --rm -p` {statistics.median(runs) * 1000:.0f} ms "
+                   f"(median of {', '.join(f'{r * 1000:.0f}' for r in runs)} ms)")
+    after = netfilter_dump(pm)
+    assert pm.host_veths() == [] and pm.cache_files() == [] and pm.allocations(net) == []
+    assert cni_chains(after) - SHARED_CHAINS == cni_chains(before) - SHARED_CHAINS, after
