@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from pycni.netlink.codec import Link
     from pycni.skel import CmdArgs
 
+def nl_call(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run one netlink verb; a kernel error becomes upstream's `<what>: <err>` plugin error (999)."""
+    from pycni.netlink.socket import NetlinkError
+
+    try:
+        return fn(*args)
+    except NetlinkError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+
+
 _RUNTIME_MAC = 'struct { Mac string "json:\\"mac,omitempty\\"" }'
 PREV_PARSE_TEXT = "could not parse prevResult"
 PREV_CONVERT_TEXT = "could not convert result to current version"
@@ -457,16 +467,9 @@ def set_notify_sysctls(ifname: str, ndisc: bool = True) -> None:
 def set_up_l2(ifname: str, shown: str) -> None:
     """L2 attachment: just bring the link up (in the current netns)."""
     from pycni.linux import link
-    from pycni.netlink.socket import NetlinkError
 
-    try:
-        lk = link.link_by_name(ifname)
-    except NetlinkError as exc:
-        raise ValueError(f"failed to find interface name {go_quote(shown)}: {exc}") from None
-    try:
-        link.link_set_up(lk)
-    except NetlinkError as exc:
-        raise ValueError(f"failed to set {go_quote(ifname)} UP: {exc}") from None
+    lk = nl_call(f"failed to find interface name {go_quote(shown)}", link.link_by_name, ifname)
+    nl_call(f"failed to set {go_quote(ifname)} UP", link.link_set_up, lk)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -285,6 +285,7 @@ def _ensure_vlan_interface(br: Any, vlan: int, preserve_default: bool) -> Any:
 
     from pycni.linux import link
     from pycni.netlink.socket import LinkNotFoundError, NetlinkError
+    from pycni.plugins.common import nl_call
 
     name = f"{br.name}.{vlan}"
     try:
@@ -302,14 +303,8 @@ def _ensure_vlan_interface(br: Any, vlan: int, preserve_default: bool) -> Any:
             raise ValueError(f"faild to create vlan gateway {_q(name)}: {e}") from None
     finally:
         os.close(fd)
-    try:
-        gw_link = link.link_by_name(gw_if.name)
-    except NetlinkError as e:
-        raise ValueError(f"failed to lookup {_q(gw_if.name)}: {e}") from None
-    try:
-        link.link_set_up(gw_link)
-    except NetlinkError as e:
-        raise ValueError(f"failed to up {_q(gw_if.name)}: {e}") from None
+    gw_link = nl_call(f"failed to lookup {_q(gw_if.name)}", link.link_by_name, gw_if.name)
+    nl_call(f"failed to up {_q(gw_if.name)}", link.link_set_up, gw_link)
     return link.link_by_index(gw_link.index)
 
 
@@ -409,6 +404,7 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Any, br_if: dict[str, Any], ip
     from pycni.linux import link
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
+    from pycni.plugins.common import nl_call
 
     fd, host_path = _host_ns_path()
     try:
@@ -455,14 +451,8 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Any, br_if: dict[str, Any], ip
                 raise ValueError(str(exc)) from None
     elif not conf.get("disableContainerInterface"):
         with netns(args.netns):
-            try:
-                lk = link.link_by_name(args.ifname)
-            except NetlinkError as e:
-                raise ValueError(f"failed to retrieve link: {e}") from None
-            try:
-                link.link_set_up(lk)
-            except NetlinkError as e:
-                raise ValueError(f"failed to set {_q(args.ifname)} up: {e}") from None
+            lk = nl_call("failed to retrieve link", link.link_by_name, args.ifname)
+            nl_call(f"failed to set {_q(args.ifname)} up", link.link_set_up, lk)
 
     if conf.get("disableContainerInterface"):
         host = link.link_by_name(host.name)

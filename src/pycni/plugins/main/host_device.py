@@ -170,7 +170,7 @@ def move_link_in(host_dev: Any, cont_path: str, ifname: str) -> Any:
     from pycni.netlink import codec as c
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import go_quote
+    from pycni.plugins.common import go_quote, nl_call
 
     name = host_dev.name
     q_name, q_if = go_quote(name), go_quote(ifname)
@@ -180,40 +180,19 @@ def move_link_in(host_dev: Any, cont_path: str, ifname: str) -> Any:
     temp_path = linkinfo.fd_path(temp_fd)
     stage = 0  # 1: in temp netns, 2: renamed, 3: alias set, 4: in the container
     try:
-        try:
-            link.link_set_netns_fd(host_dev, temp_fd)
-        except NetlinkError as exc:
-            raise ValueError(f"failed to move {q_name} to tempNS: {exc}") from None
+        nl_call(f"failed to move {q_name} to tempNS", link.link_set_netns_fd, host_dev, temp_fd)
         stage = 1
         with netns(temp_path):
-            try:
-                dev = link.link_by_name(name)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to find {q_name} in tempNS: {exc}") from None
-            try:
-                link.link_set_name(dev, ifname)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to rename host device {q_name} to {q_if}: {exc}") from None
+            dev = nl_call(f"failed to find {q_name} in tempNS", link.link_by_name, name)
+            nl_call(f"failed to rename host device {q_name} to {q_if}", link.link_set_name, dev, ifname)
             stage = 2
-            try:
-                linkinfo.link_set_alias(dev.index, name)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to set alias to {q_name}: {exc}") from None
+            nl_call(f"failed to set alias to {q_name}", linkinfo.link_set_alias, dev.index, name)
             stage = 3
-            try:
-                link.link_set_netns_fd(dev, cont_fd)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to move {q_if} (host: {q_name}) to container NS: {exc}") from None
+            nl_call(f"failed to move {q_if} (host: {q_name}) to container NS", link.link_set_netns_fd, dev, cont_fd)
             stage = 4
         with netns(cont_path):
-            try:
-                cont = link.link_by_name(ifname)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to find {q_if} in container NS: {exc}") from None
-            try:
-                link.link_set_up(cont)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to set {q_if} up: {exc}") from None
+            cont = nl_call(f"failed to find {q_if} in container NS", link.link_by_name, ifname)
+            nl_call(f"failed to set {q_if} up", link.link_set_up, cont)
         return cont
     except BaseException:
         _undo_in(stage, name, ifname, cont_path, temp_path, temp_fd, host_fd)
