@@ -114,8 +114,7 @@ def _error_from_output(rc: int, stdout: bytes, stderr: bytes) -> CNIError:
     if not stdout:
         if not stderr:
             return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")
-        # Go quotes stderr with %q ("oops\\n"); kept verbatim here for now (tests/unit/test_runtime_api.py)
-        return CNIError(E.UNKNOWN, f'netplugin failed: "{stderr.decode("utf-8", "replace")}": {exit_err}')
+        return CNIError(E.UNKNOWN, f"netplugin failed: {go_quote(stderr.decode('utf-8', 'replace'))}: {exit_err}")
     try:
         obj = gojson.loads(stdout)
         err = decode_struct(obj, Struct("Error", [("code", UINT), ("msg", STRING), ("details", STRING)], "types.Error"))

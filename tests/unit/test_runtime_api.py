@@ -117,7 +117,7 @@ def test_add_failure_stops_the_chain_keeps_the_code_and_writes_no_cache(fakes, t
 
 @pytest.mark.parametrize("stdout, stderr, message", [
     ("not json", "", 'netplugin failed but error parsing its diagnostic message "not json"'),
-    ("", "oops\n", 'netplugin failed: "oops\n"'),
+    ("", "oops\n", 'netplugin failed: "oops\\n"'),  # Go's %q escapes the newline
     ("", "", "netplugin failed with no error message"),
 ])
 def test_plugin_failure_without_an_error_object(fakes, tmp_path, stdout, stderr, message):
