@@ -137,7 +137,7 @@ def test_add_and_del_read_no_allocation_file_but_their_own(tmp_path, monkeypatch
         opened.append(str(path))
         return real_open(path, *a, **k)
 
-    monkeypatch.setattr(S.os, "open", spy)
+    monkeypatch.setattr(S.posix, "open", spy)
     ok(run("ADD", c, cid="c1"))
     ok(run("DEL", c, cid="c1"))
     reads = [p for p in opened if p.startswith(str(d) + "/10.")]
@@ -161,7 +161,7 @@ def test_truncated_timestamps_fall_back_to_scanning(tmp_path, monkeypatch):
     def coarse(path, ns=None, **k):
         return real(path, ns=(ns[0], ns[1] - ns[1] % 1_000_000_000))
 
-    monkeypatch.setattr(S.os, "utime", coarse)
+    monkeypatch.setattr(S.posix, "utime", coarse)
     c = conf(tmp_path)
     ok(run("ADD", c, cid="c1"))
     assert S.read_state(str(tmp_path), "net1").mode == "scan"
@@ -287,11 +287,11 @@ def test_reservation_file_is_never_partial(tmp_path):
             seen.append(f.read())
         return real_link(src, dst, *a, **k)
 
-    S.os.link = spy
+    S.posix.link = spy
     try:
         assert s.reserve("c1", "eth0", ipnet.parse_ip("10.0.0.9"), "0")
     finally:
-        S.os.link = real_link
+        S.posix.link = real_link
         s.close()
     assert seen == [b"c1\r\neth0"]
     assert (tmp_path / "net1" / "10.0.0.9").read_bytes() == b"c1\r\neth0"

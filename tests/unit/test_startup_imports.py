@@ -72,3 +72,24 @@ def test_plugin_modules_import_cheaply():
         assert not mods & HEAVY, f"{name}: heavy modules at import: {sorted(mods & HEAVY)}"
         assert not {m for m in mods if m.startswith("pycni.") and m.split(".")[1] in ("netlink", "linux", "runtime", "cli")}, \
             f"{name}: kernel or runtime modules imported for VERSION: {sorted(mods)}"
+
+
+HOST_LOCAL = CORE | {
+    "pycni.plugins.ipam", "pycni.plugins.ipam.host_local", "pycni.plugins.ipam.host_local.allocator",
+    "pycni.plugins.ipam.host_local.config", "pycni.plugins.ipam.host_local.errors",
+    "pycni.plugins.ipam.host_local.range", "pycni.plugins.ipam.host_local.store", "pycni.spec.args",
+    "pycni.spec.godecode", "pycni.spec.gojson", "pycni.spec.ipnet", "pycni.spec.result", "_json", "errno", "fcntl",
+}
+
+
+def test_host_local_add_and_del_do_without_os(tmp_path):
+    # `os` (with stat, posixpath and _collections_abc) costs about a millisecond per exec: the store uses posix.
+    conf = {"cniVersion": "1.0.0", "name": "n", "type": "bridge",
+            "ipam": {"type": "host-local", "dataDir": str(tmp_path), "ranges": [[{"subnet": "10.9.0.0/24"}]]}}
+    for cmd in ("ADD", "DEL"):
+        env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": "c1", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0",
+               "CNI_PATH": "/nonexistent"}
+        mods = loaded("pycni.plugins.ipam.host_local", env, json.dumps(conf).encode())
+        check(mods, HOST_LOCAL)
+        assert "os" not in mods
+    assert sorted(p.name for p in (tmp_path / "n").iterdir()) == ["last_reserved_ip.0", "lock"]

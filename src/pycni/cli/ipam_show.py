@@ -12,7 +12,7 @@ import os
 import sys
 
 from pycni.plugins.ipam.host_local.range import Range, RangeSet
-from pycni.plugins.ipam.host_local.store import DEFAULT_DATA_DIR, LAST_IP_PREFIX, clean_path, snapshot
+from pycni.plugins.ipam.host_local.store import DEFAULT_DATA_DIR, LAST_IP_PREFIX, go_join, snapshot
 from pycni.spec import ipnet
 
 TYPE_CHECKING = False
@@ -51,7 +51,7 @@ def _last_reserved(net_dir: str, idx: int) -> str | None:
 
 
 def network_view(data_dir: str, network: str) -> dict[str, Any]:
-    net_dir = clean_path(os.path.join(data_dir, network))
+    net_dir = go_join(data_dir, network)
     entries, state, used_index = snapshot(data_dir, network)
     held = []
     for rel, key in entries:

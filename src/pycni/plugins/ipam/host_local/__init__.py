@@ -145,7 +145,7 @@ def cmd_gc(args: CmdArgs) -> None:
 
 def cmd_status(args: CmdArgs) -> None:
     """Code 50 when the data directory is unusable or a range set has no free address."""
-    import os
+    import posix
 
     from pycni.spec.errors import PLUGIN_NOT_AVAILABLE, CNIError
 
@@ -155,9 +155,9 @@ def cmd_status(args: CmdArgs) -> None:
     except (ValueError, OSError) as exc:
         raise CNIError(PLUGIN_NOT_AVAILABLE, f"host-local: data directory unusable: {exc}") from None
     try:
-        if not os.access(store.dir, os.W_OK | os.X_OK):
+        if not posix.access(store.dir, posix.W_OK | posix.X_OK):
             raise CNIError(PLUGIN_NOT_AVAILABLE, f"host-local: data directory unusable: {store.dir} is not writable")
-        names = os.listdir(store.dir)
+        names = posix.listdir(store.dir)
     except OSError as exc:
         raise CNIError(PLUGIN_NOT_AVAILABLE, f"host-local: data directory unusable: {exc}") from None
     finally:

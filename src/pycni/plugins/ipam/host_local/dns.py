@@ -6,7 +6,7 @@ its first argument; no validation. Lines longer than bufio.Scanner's 64 KiB fail
 
 from __future__ import annotations
 
-import os
+import posix
 
 from .errors import GoError, go_path_error
 
@@ -47,19 +47,19 @@ def parse_resolv_conf_text(data: bytes) -> dict[str, Any]:
 
 def parse_resolv_conf(path: str) -> dict[str, Any]:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as exc:
         raise go_path_error("open", path, exc) from None
     try:
         chunks = []
         while True:
             try:
-                b = os.read(fd, 65536)
+                b = posix.read(fd, 65536)
             except OSError as exc:
                 raise go_path_error("read", path, exc) from None
             if not b:
                 break
             chunks.append(b)
     finally:
-        os.close(fd)
+        posix.close(fd)
     return parse_resolv_conf_text(b"".join(chunks))

@@ -1,8 +1,8 @@
-"""Go-worded OS errors: what `*os.PathError` and `syscall.Errno` print, for raw errors upstream returns."""
+"""Go-worded OS errors: what `*posix.PathError` and `syscall.Errno` print, for raw errors upstream returns."""
 
 from __future__ import annotations
 
-import os
+import posix
 
 
 class GoError(ValueError):
@@ -12,7 +12,7 @@ class GoError(ValueError):
 def errno_text(exc: OSError | int) -> str:
     """syscall.Errno.Error(): the C message with Go's lower-case first letter."""
     code = exc if isinstance(exc, int) else (exc.errno or 0)
-    text = os.strerror(code) if code else str(exc)
+    text = posix.strerror(code) if code else str(exc)
     return text[:1].lower() + text[1:]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
+import posix
 import time
 
 from pycni.spec import ipnet
@@ -55,12 +55,12 @@ _SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 _DROP_SAFE = str.maketrans("", "", _SAFE)
 
 # Test-only: PYCNI_TEST_KILL_AT=<step> makes the process SIGKILL itself at that named step.
-KILL_AT = os.environ.get("PYCNI_TEST_KILL_AT") or None
+KILL_AT = posix.environ.get(b"PYCNI_TEST_KILL_AT", b"").decode() or None
 
 
 def kill_point(step: str) -> None:
     if KILL_AT == step:
-        os.kill(os.getpid(), 9)
+        posix.kill(posix.getpid(), 9)
 
 
 def go_trim(s: str) -> str:
@@ -109,20 +109,20 @@ def _walk_order(rel: str) -> tuple[str, ...]:
 
 
 def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        data = os.read(fd, 65536)
+        data = posix.read(fd, 65536)
         if len(data) == 65536:
             chunks = [data]
             while True:
-                b = os.read(fd, 1 << 20)
+                b = posix.read(fd, 1 << 20)
                 if not b:
                     break
                 chunks.append(b)
             data = b"".join(chunks)
         return data
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _key_of(data: bytes) -> str:
@@ -135,17 +135,52 @@ def _is_allocation(rel: str) -> bool:
 
 
 def clean_path(p: str) -> str:
-    """Go's filepath.Clean for the paths built here."""
-    out = os.path.normpath(p)
-    if out.startswith("//"):
-        out = "/" + out.lstrip("/")
-    return out
+    """Go's filepath.Clean: no empty, `.` or `..` elements (a rooted path drops `..` at the root)."""
+    if not p:
+        return "."
+    rooted = p[0] == "/"
+    out: list[str] = []
+    for part in p.split("/"):
+        if not part or part == ".":
+            continue
+        if part == "..":
+            if out and out[-1] != "..":
+                out.pop()
+                continue
+            if rooted:
+                continue
+        out.append(part)
+    joined = "/".join(out)
+    return "/" + joined if rooted else joined or "."
+
+
+def go_join(*parts: str) -> str:
+    """Go's filepath.Join: the non-empty parts joined with `/`, cleaned (an absolute part does not reset)."""
+    kept = [p for p in parts if p]
+    return clean_path("/".join(kept)) if kept else ""
+
+
+def _makedirs(path: str, mode: int) -> None:
+    """mkdir -p without `os`; an existing entry is accepted (opening beneath it reports a non-directory)."""
+    try:
+        posix.mkdir(path, mode)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = path.rstrip("/").rpartition("/")[0]
+        if not parent:
+            raise
+        _makedirs(parent, mode)
+        try:
+            posix.mkdir(path, mode)
+        except FileExistsError:
+            pass
 
 
 def mkdir_all(path: str, mode: int) -> None:
     """os.MkdirAll with Go's error text (`mkdir <the failing path>: <errno>`)."""
     try:
-        st = os.stat(path)
+        st = posix.stat(path)
     except OSError:
         st = None
     if st is not None:
@@ -161,10 +196,10 @@ def mkdir_all(path: str, mode: int) -> None:
     if j > 1:
         mkdir_all(path[: j - 1] or "/", mode)
     try:
-        os.mkdir(path, mode)
+        posix.mkdir(path, mode)
     except OSError as exc:
         try:
-            if (os.lstat(path).st_mode & 0o170000) == 0o040000:
+            if (posix.lstat(path).st_mode & 0o170000) == 0o040000:
                 return
         except OSError:
             pass
@@ -183,7 +218,7 @@ def scan_dir(root: str, cleanup: bool = False) -> list[tuple[str, str]]:
 
     def walk(path: str, prefix: str) -> None:
         try:
-            with os.scandir(path) as it:
+            with posix.scandir(path) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
@@ -195,7 +230,7 @@ def scan_dir(root: str, cleanup: bool = False) -> list[tuple[str, str]]:
                 if name.startswith(TMP_PREFIX):
                     if cleanup:
                         try:
-                            os.unlink(e.path)
+                            posix.unlink(e.path)
                         except OSError:
                             pass
                     continue
@@ -231,7 +266,7 @@ def boot_id() -> str:
 def _unique_ns() -> int:
     """A timestamp no kernel update will reproduce: now, with random sub-millisecond digits."""
     now = time.time_ns()
-    return now - now % 1_000_000 + int.from_bytes(os.urandom(3), "big") % 1_000_000
+    return now - now % 1_000_000 + int.from_bytes(posix.urandom(3), "big") % 1_000_000
 
 
 class State:
@@ -282,7 +317,7 @@ def describe_rangeset(rs: RangeSet) -> str:
 
 
 def index_dir_for(data_dir: str, network: str) -> str:
-    return clean_path(os.path.join(data_dir or DEFAULT_DATA_DIR, INDEX_DIR, network))
+    return go_join(data_dir or DEFAULT_DATA_DIR, INDEX_DIR, network)
 
 
 class Store:
@@ -290,11 +325,11 @@ class Store:
 
     def __init__(self, network: str, data_dir: str = "") -> None:
         data_dir = data_dir or DEFAULT_DATA_DIR
-        self.dir = clean_path(os.path.join(data_dir, network))
+        self.dir = go_join(data_dir, network)
         mkdir_all(self.dir, 0o755)  # (upstream's NewFileLock stat follows; it cannot fail after this)
         self.lock_path = self.dir + "/lock"
         try:
-            self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDONLY | os.O_CLOEXEC, 0o750)
+            self._lock_fd = posix.open(self.lock_path, posix.O_CREAT | posix.O_RDONLY | posix.O_CLOEXEC, 0o750)
         except OSError as exc:
             raise GoError(errno_text(exc)) from None  # go-filemutex returns the bare errno
         self.index_dir = index_dir_for(data_dir, network)
@@ -314,7 +349,7 @@ class Store:
         self._ip_tmp: tuple[str, str] | None = None  # (key, path) of a staged allocation file
         self._collisions = 0
         self._names: set[str] | None = None
-        self._dir_stat: os.stat_result | None = None
+        self._dir_stat: posix.stat_result | None = None
 
     # --- lock ---------------------------------------------------------------------------------
 
@@ -334,7 +369,7 @@ class Store:
                     if self._locked:
                         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                 finally:
-                    os.close(self._lock_fd)
+                    posix.close(self._lock_fd)
                     self._lock_fd = -1
                     self._locked = False
 
@@ -348,7 +383,7 @@ class Store:
 
     def load(self) -> None:
         """Trust the index if its marker matches the directory; else rescan and rebuild it."""
-        st = self._dir_stat = os.stat(self.dir)
+        st = self._dir_stat = posix.stat(self.dir)
         state = None
         try:
             state = State.loads(_read(self.index_dir + "/state").decode("utf-8", "replace"))
@@ -371,12 +406,12 @@ class Store:
     def _clean_stage(self) -> None:
         # Under the lock every staged file is garbage from a killed command.
         try:
-            names = os.listdir(self._stage)
+            names = posix.listdir(self._stage)
         except OSError:
             return
         for n in names:
             try:
-                os.unlink(self._stage + "/" + n)
+                posix.unlink(self._stage + "/" + n)
             except OSError:
                 pass
 
@@ -396,7 +431,7 @@ class Store:
     def _rebuild(self) -> None:
         """The rare path: read every file once, write all buckets, mark the index current."""
         try:
-            os.unlink(self.index_dir + "/state")
+            posix.unlink(self.index_dir + "/state")
         except OSError:
             pass
         self._drop_ip_tmp()  # a rebuild in mid-command empties the staging area
@@ -404,7 +439,7 @@ class Store:
         if KILL_AT:
             kill_point(f"{self.phase}:rebuild-scanned")
         try:
-            os.makedirs(self.index_dir + "/tmp", 0o700, exist_ok=True)
+            _makedirs(self.index_dir + "/tmp", 0o700)
             self._stage = self.index_dir + "/tmp"
             self._clean_stage()
             self._swap_in_buckets()
@@ -417,24 +452,24 @@ class Store:
 
     def _swap_in_buckets(self) -> None:
         base = self.index_dir
-        new = f"{base}/keys.new.{os.getpid()}"
-        for leftover in os.listdir(base):
+        new = f"{base}/keys.new.{posix.getpid()}"
+        for leftover in posix.listdir(base):
             if leftover.startswith("keys."):
                 _rmtree(base + "/" + leftover)
-        os.mkdir(new, 0o700)
+        posix.mkdir(new, 0o700)
         for b, lines in self._buckets.items():
             if lines:
-                fd = os.open(f"{new}/{b:02x}", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                fd = posix.open(f"{new}/{b:02x}", posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC, 0o600)
                 try:
-                    os.write(fd, "".join(f"{k} {p}\n" for k, p in lines).encode("ascii"))
+                    posix.write(fd, "".join(f"{k} {p}\n" for k, p in lines).encode("ascii"))
                 finally:
-                    os.close(fd)
-        old = f"{base}/keys.old.{os.getpid()}"
+                    posix.close(fd)
+        old = f"{base}/keys.old.{posix.getpid()}"
         try:
-            os.rename(base + "/keys", old)
+            posix.rename(base + "/keys", old)
         except FileNotFoundError:
             old = ""
-        os.rename(new, base + "/keys")
+        posix.rename(new, base + "/keys")
         if KILL_AT:
             kill_point(f"{self.phase}:rebuild-swapped")
         if old:
@@ -548,31 +583,31 @@ class Store:
     def _stage_file(self, data: bytes, mode: int, sync: bool) -> str:
         self._seq += 1
         prefix = "" if self._stage != self.dir else TMP_PREFIX
-        path = f"{self._stage}/{prefix}{os.getpid()}.{self._seq}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        path = f"{self._stage}/{prefix}{posix.getpid()}.{self._seq}"
+        flags = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC
         try:
-            fd = os.open(path, flags, mode)
+            fd = posix.open(path, flags, mode)
         except FileNotFoundError:
             if self._stage == self.dir:
                 raise
             try:
-                os.makedirs(self._stage, 0o700, exist_ok=True)  # someone removed the index under us
+                _makedirs(self._stage, 0o700)  # someone removed the index under us
             except OSError:
                 self._stage = self.dir  # stage beside the files instead
                 return self._stage_file(data, mode, sync)
-            fd = os.open(path, flags, mode)
+            fd = posix.open(path, flags, mode)
         try:
-            os.write(fd, data)
+            posix.write(fd, data)
             if sync:
-                os.fsync(fd)
+                posix.fsync(fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
         return path
 
     def _drop_ip_tmp(self) -> None:
         if self._ip_tmp is not None:
             try:
-                os.unlink(self._ip_tmp[1])
+                posix.unlink(self._ip_tmp[1])
             except OSError:
                 pass
             self._ip_tmp = None
@@ -599,12 +634,12 @@ class Store:
                 if KILL_AT:
                     kill_point(f"{self.phase}:staged")
             try:
-                os.link(self._ip_tmp[1], target)
+                posix.link(self._ip_tmp[1], target)
                 break
             except FileExistsError:
                 self._collisions += 1
                 if self._collisions >= _COLLISIONS_BEFORE_LISTING and self._names is None:
-                    self._names = set(os.listdir(self.dir))
+                    self._names = set(posix.listdir(self.dir))
                 return False
             except OSError as exc:
                 if exc.errno == errno.EXDEV and self._stage != self.dir:
@@ -633,11 +668,11 @@ class Store:
             except OSError as exc:
                 raise go_path_error("open", final, exc) from None
             try:
-                os.rename(tmp, final)
+                posix.rename(tmp, final)
                 return
             except OSError as exc:
                 try:
-                    os.unlink(tmp)
+                    posix.unlink(tmp)
                 except OSError:
                     pass
                 if exc.errno == errno.EXDEV and self._stage != self.dir:
@@ -649,7 +684,7 @@ class Store:
         found = False
         for rel in self.lookup(key):
             try:
-                os.unlink(self.dir + "/" + rel)
+                posix.unlink(self.dir + "/" + rel)
             except OSError:
                 continue
             found = True
@@ -674,7 +709,7 @@ class Store:
         if self._read_key(rel) != key:
             return False
         try:
-            os.unlink(self.dir + "/" + rel)
+            posix.unlink(self.dir + "/" + rel)
         except OSError:
             return False
         self._mutated = True
@@ -706,31 +741,31 @@ class Store:
                 path = f"{kdir}/{b:02x}"
                 if not lines:
                     try:
-                        os.unlink(path)
+                        posix.unlink(path)
                     except FileNotFoundError:
                         pass
                     continue
                 data = "".join(f"{k} {p}\n" for k, p in lines).encode("ascii")
                 try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
                 except FileNotFoundError:
-                    os.makedirs(kdir, 0o700, exist_ok=True)
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    _makedirs(kdir, 0o700)
+                    fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
                 try:
-                    os.write(fd, data)
-                    os.ftruncate(fd, len(data))
+                    posix.write(fd, data)
+                    posix.ftruncate(fd, len(data))
                 finally:
-                    os.close(fd)
+                    posix.close(fd)
             self._dirty = set()
             if KILL_AT:
                 kill_point(f"{self.phase}:buckets-written")
             st = self._dir_stat
             stamp = _unique_ns()
             try:
-                os.utime(self.dir, ns=(st.st_atime_ns, stamp))
+                posix.utime(self.dir, ns=(st.st_atime_ns, stamp))
             except PermissionError:
                 pass  # not the directory's owner: the mismatch below turns the index off
-            st = os.stat(self.dir)
+            st = posix.stat(self.dir)
             state = State()
             state.boot = boot_id()
             state.dev, state.ino, state.mtime, state.ctime = st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns
@@ -742,11 +777,11 @@ class Store:
             elif self._state is not None:
                 state.ranges = self._state.ranges
             tmp = self._stage_file(state.dumps().encode("utf-8", "surrogateescape"), 0o600, False)
-            os.rename(tmp, self.index_dir + "/state")
+            posix.rename(tmp, self.index_dir + "/state")
         except OSError:
             # The index is only a cache: without a fresh marker the next command rescans.
             try:
-                os.unlink(self.index_dir + "/state")
+                posix.unlink(self.index_dir + "/state")
             except OSError:
                 pass
             return
@@ -756,22 +791,22 @@ class Store:
 
 def _rmtree(path: str) -> None:
     try:
-        names = os.listdir(path)
+        names = posix.listdir(path)
     except NotADirectoryError:
-        os.unlink(path)
+        posix.unlink(path)
         return
     except FileNotFoundError:
         return
     for n in names:
         p = path + "/" + n
         try:
-            os.unlink(p)
+            posix.unlink(p)
         except IsADirectoryError:
             _rmtree(p)
         except FileNotFoundError:
             pass
     try:
-        os.rmdir(path)
+        posix.rmdir(path)
     except FileNotFoundError:
         pass
 
@@ -790,17 +825,17 @@ def snapshot(data_dir: str, network: str) -> tuple[list[tuple[str, str]], State 
     creates nothing, and reads the buckets when the marker is current, else every file.
     """
     data_dir = data_dir or DEFAULT_DATA_DIR
-    net_dir = clean_path(os.path.join(data_dir, network))
+    net_dir = go_join(data_dir, network)
     idx = index_dir_for(data_dir, network)
     fd = -1
     try:
-        fd = os.open(net_dir + "/lock", os.O_RDONLY | os.O_CLOEXEC)
+        fd = posix.open(net_dir + "/lock", posix.O_RDONLY | posix.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_SH)
     except OSError:
         pass
     try:
         state = read_state(data_dir, network)
-        st = os.stat(net_dir)
+        st = posix.stat(net_dir)
         fresh = (state is not None and state.mode == "index" and state.boot == boot_id()
                  and (state.dev, state.ino, state.mtime, state.ctime)
                  == (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
@@ -820,7 +855,7 @@ def snapshot(data_dir: str, network: str) -> tuple[list[tuple[str, str]], State 
         return out, state, True
     finally:
         if fd >= 0:
-            os.close(fd)
+            posix.close(fd)
 
 
 def check_index(data_dir: str, network: str) -> tuple[bool, list[str]]:
@@ -828,7 +863,7 @@ def check_index(data_dir: str, network: str) -> tuple[bool, list[str]]:
     entries, _state, fresh = snapshot(data_dir, network)
     if not fresh:
         return False, []
-    truth = set(scan_dir(clean_path(os.path.join(data_dir or DEFAULT_DATA_DIR, network))))
+    truth = set(scan_dir(go_join(data_dir or DEFAULT_DATA_DIR, network)))
     got = set(entries)
     problems = [f"missing from index: {p!r} -> {k!r}" for p, k in sorted(truth - got)]
     problems += [f"stale in index: {p!r} -> {k!r}" for p, k in sorted(got - truth)]
