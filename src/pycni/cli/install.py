@@ -1,19 +1,33 @@
 """`pycni install-plugins DIR`: write one drop-in executable per implemented plugin.
 
-Each launcher starts the interpreter pycni was installed with, isolated (-I: no PYTHON*
-variables, no user site) and without `site` (-S: the package directory is put on sys.path
-directly), then imports only that plugin's module, and exits without interpreter teardown once
-its answer is flushed. Files are replaced atomically.
+Each launcher starts a Python interpreter (by default the one pycni was installed with; see
+`--python`), isolated (-I: no PYTHON* variables, no user site) and without `site` (-S: the package
+directory is put on sys.path directly), then imports only that plugin's module, and exits without
+interpreter teardown once its answer is flushed.
+
+Next to the launchers, DIR/.pycni/<plugin>.bundle holds the plugin's pycni modules precompiled by
+that interpreter (pycni.cli.bundle); the launcher serves them from there while their sources are
+unchanged and falls back to normal imports for anything else, or when the bundle is missing,
+damaged or for another interpreter. Files are replaced atomically.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
-import tempfile
 
+from pycni.cli.bundle import bundle_path, write_atomic
 from pycni.invoke import LAUNCHER_MARK
 from pycni.plugins.registry import PLUGINS
+
+# pyproject.toml's requires-python (tests/unit/test_install_bundle.py keeps the two in step).
+MIN_PYTHON = (3, 11)
+
+
+class InstallError(Exception):
+    """The plugins cannot be installed as asked (e.g. an unusable --python)."""
 
 
 def package_root() -> str:
@@ -22,7 +36,25 @@ def package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(pycni.__file__)))
 
 
-def launcher_text(module: str, python: str | None = None, root: str | None = None) -> str:
+# Loads the bundle (layout and finder: pycni.cli.bundle) with modules loaded at start-up only. Kept
+# short: the launcher is compiled on every exec. Any problem leaves the normal imports in place.
+_BUNDLE_LOADER = """\
+try:  # precompiled pycni modules (pycni.cli.bundle); any problem: normal imports
+    import marshal, posix, _frozen_importlib_external as _fe
+    _fd = posix.open({path!r}, posix.O_RDONLY)
+    _h = posix.pread(_fd, 8, 0)
+    if _h[:4] == _fe.MAGIC_NUMBER:
+        _n = int.from_bytes(_h[4:], 'little')
+        _c, _m = marshal.loads(posix.pread(_fd, _n, 8))
+        exec(_c, {{'fd': _fd, 'base': 8 + _n, 'modules': _m}})
+except Exception:
+    pass
+"""
+
+
+def launcher_text(module: str, python: str | None = None, root: str | None = None,
+                  bundle: str | None = None) -> str:
+    """The launcher for plugin `module`; with `bundle` (an absolute path), it loads that bundle first."""
     python = python or sys.executable
     root = root or package_root()
     return (
@@ -30,7 +62,8 @@ def launcher_text(module: str, python: str | None = None, root: str | None = Non
         f"{LAUNCHER_MARK.decode()}{module}\n"
         "import sys\n"
         f"sys.path.insert(0, {root!r})\n"
-        f"from {module} import main\n"
+        + (_BUNDLE_LOADER.format(path=bundle) if bundle else "")
+        + f"from {module} import main\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as done:\n"
@@ -45,24 +78,75 @@ def launcher_text(module: str, python: str | None = None, root: str | None = Non
     )
 
 
-def install(directory: str, names: list[str] | None = None) -> list[str]:
+def resolve_python(python: str) -> str:
+    """The absolute path of interpreter `python` (a bare name is looked up on PATH) for the shebang."""
+    found = shutil.which(python) if os.sep not in python else python
+    if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        raise InstallError(f"--python {python}: no such executable file")
+    return os.path.abspath(found)
+
+
+_CHECK = """\
+import sys
+sys.stdout.write('%s %d %d\\n' % (sys.implementation.name, sys.version_info[0], sys.version_info[1]))
+sys.stdout.flush()
+sys.path.insert(0, sys.argv[1])
+import pycni
+sys.stdout.write(pycni.__file__ + '\\n')
+"""
+
+
+def check_python(python: str, root: str) -> None:
+    """InstallError unless `python` runs, is CPython >= MIN_PYTHON and imports pycni from `root`."""
+    want = "%d.%d" % MIN_PYTHON
+    try:
+        p = subprocess.run([python, "-I", "-S", "-c", _CHECK, root], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise InstallError(f"--python {python}: cannot run it: {exc}") from None
+    lines = p.stdout.decode("utf-8", "replace").splitlines()
+    head = lines[0].split() if lines else []
+    if len(head) != 3 or not head[1].isdigit() or not head[2].isdigit():
+        why = (p.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit status {p.returncode}"])[0]
+        raise InstallError(f"--python {python}: not a usable Python {want}+ interpreter ({why})")
+    impl, version = head[0], (int(head[1]), int(head[2]))
+    if impl != "cpython" or version < MIN_PYTHON:
+        raise InstallError(f"--python {python}: is {impl} {version[0]}.{version[1]}; "
+                           f"pycni needs CPython {want} or later")
+    expected = os.path.realpath(os.path.join(root, "pycni", "__init__.py"))
+    if p.returncode != 0 or len(lines) < 2 or os.path.realpath(lines[1]) != expected:
+        why = (p.stderr.decode("utf-8", "replace").strip().splitlines() or [f"imported {lines[1:2]}"])[-1]
+        raise InstallError(f"--python {python}: cannot import pycni from {root} ({why})")
+
+
+_BUILD = "import sys; sys.path.insert(0, sys.argv[1]); from pycni.cli.bundle import main; main(sys.argv[1:])"
+
+
+def build_bundles(python: str, root: str, directory: str, plugins: dict[str, str]) -> None:
+    """Have `python` compile and write DIR/.pycni/<name>.bundle (bytecode is per interpreter)."""
+    args = [python, "-I", "-S", "-c", _BUILD, root, directory] + [f"{n}={m}" for n, m in plugins.items()]
+    p = subprocess.run(args, capture_output=True, timeout=300)
+    if p.returncode != 0:
+        why = p.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit status {p.returncode}"]
+        raise InstallError(f"building the module bundles with {python} failed: {why[-1]}")
+
+
+def install(directory: str, names: list[str] | None = None, python: str | None = None,
+            root: str | None = None) -> list[str]:
+    """Write the launchers (and their bundles) for `names` (default: all) into `directory`.
+
+    `python` is the interpreter the launchers run (default: this one); `root` the directory holding
+    the pycni package they import (default: this pycni's). Returns the launcher paths.
+    """
+    python = resolve_python(python) if python else sys.executable
+    root = os.path.abspath(root) if root else package_root()
+    check_python(python, root)
+    chosen = {name: module for name, module in sorted(PLUGINS.items()) if not names or name in names}
     os.makedirs(directory, exist_ok=True)
+    build_bundles(python, root, directory, chosen)
     written = []
-    for name, module in sorted(PLUGINS.items()):
-        if names and name not in names:
-            continue
+    for name, module in chosen.items():
         target = os.path.join(directory, name)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(launcher_text(module))
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        text = launcher_text(module, python, root, bundle_path(directory, name))
+        write_atomic(target, text.encode(), 0o755)
         written.append(target)
     return written
