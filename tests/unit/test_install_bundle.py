@@ -152,6 +152,16 @@ def test_module_set_covers_what_host_local_add_and_del_import(tmp_path: Path) ->
     assert used <= set(B.module_set(module, SRC)), sorted(used - set(B.module_set(module, SRC)))
 
 
+def test_plugins_that_delegate_carry_the_ipam_plugins_run_in_process() -> None:
+    # invoke imports pycni's own IPAM plugin by name (no static import to follow): bundled anyway.
+    ipam = {m for m in PLUGINS.values() if m.startswith("pycni.plugins.ipam.")}
+    for name in ("bridge", "ptp", "macvlan"):
+        mods = set(B.module_set(PLUGINS[name], SRC))
+        assert "pycni.invoke" in mods and ipam <= mods, name
+        assert "pycni.plugins.ipam.host_local.store" in mods
+    assert "pycni.plugins.ipam.host_local" not in B.module_set(PLUGINS["static"], SRC)
+
+
 def test_the_static_analysis_follows_every_import_form(tmp_path: Path) -> None:
     files = {
         "pycni/__init__.py": "",

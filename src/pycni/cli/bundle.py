@@ -113,17 +113,32 @@ def _parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
+def _ipam_plugin_modules() -> list[str]:
+    from pycni.plugins.registry import PLUGINS
+
+    return [m for m in PLUGINS.values() if m.startswith("pycni.plugins.ipam.")]
+
+
 def module_set(module: str, root: str) -> dict[str, tuple[str, bool]]:
     """`module` and every pycni module statically reachable from it, with all parent packages.
 
     name -> (source path, is_package), sorted by name. Imports under `if TYPE_CHECKING:` are not
-    followed; dynamic imports (`__import__(name)`) cannot be seen and are not included.
+    followed; dynamic imports (`__import__(name)`) cannot be seen, except the one in invoke that
+    runs pycni's IPAM plugins in-process: a plugin that can delegate gets their modules as well.
     """
     if source_of(module, root) is None:
         raise ValueError(f"{module}: no such module under {root}")
     found: dict[str, tuple[str, bool]] = {}
     todo = [module]
-    while todo:
+    delegates = True
+    while todo or delegates:
+        if not todo:
+            delegates = False
+            if "pycni.invoke" in found:
+                # invoke runs pycni's own IPAM plugins in-process by a dynamic import: bundle them too
+                # (read only if a delegation happens).
+                todo.extend(_ipam_plugin_modules())
+            continue
         for name in _parents(todo.pop()):
             if name in found:
                 continue
