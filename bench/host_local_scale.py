@@ -10,6 +10,11 @@ store's own cost, interpreter start excluded) and the bare interpreter start.
 Not a test: nothing here asserts a time. Writes bench/RESULTS-host-local.md (and prints it).
 
     python3 bench/host_local_scale.py [--runs 21] [--ref-runs-50k 10] [--sizes 0,1000,10000,50000]
+                                      [--python PATH ...]
+
+pycni's launchers are timed under every interpreter given with --python (default: this one, plus
+/usr/bin/python3 when that is another CPython >= 3.11): the interpreter's own start-up is most of
+a pycni exec, and builds differ (PGO/LTO, static or shared libpython).
 """
 
 from __future__ import annotations
@@ -136,27 +141,52 @@ def fs_type(path: str) -> str:
         return "?"
 
 
+def default_pythons() -> list[str]:
+    """This interpreter, plus the distro's /usr/bin/python3 when it is a different CPython >= 3.11."""
+    out = [sys.executable]
+    distro = "/usr/bin/python3"
+    if os.access(distro, os.X_OK) and os.path.realpath(distro) != os.path.realpath(sys.executable):
+        p = subprocess.run([distro, "-I", "-S", "-c", "import sys; print(sys.version_info >= (3, 11))"],
+                           capture_output=True, text=True)
+        if p.stdout.strip() == "True":
+            out.append(distro)
+    return out
+
+
+def describe_python(python: str) -> str:
+    """Version, and whether libpython is linked into the executable or loaded as a shared library."""
+    p = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0]); "
+                        "print(any('libpython' in line for line in open('/proc/self/maps')))"],
+                       capture_output=True, text=True, check=True)
+    ver, shared = p.stdout.split()
+    kind = "libpython3.x.so loaded at start" if shared == "True" else "libpython linked into the executable"
+    return f"`{python}` → `{os.path.realpath(python)}`: CPython {ver}, {kind}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=21, help="timed ADD+DEL pairs per size and implementation")
     ap.add_argument("--ref-runs-50k", type=int, default=10, help="reference runs at 50k (each op walks 50k files)")
     ap.add_argument("--sizes", default="0,1000,10000,50000")
+    ap.add_argument("--python", action="append", default=[], metavar="PATH",
+                    help="run pycni's launchers with this interpreter (repeatable; default: this one and "
+                         "/usr/bin/python3 if it differs)")
     ap.add_argument("--tmp", default="", help="where to build the stores (default: a new dir in $TMPDIR)")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS-host-local.md"))
     ns = ap.parse_args()
     sizes = [int(s) for s in ns.sizes.split(",")]
     have_ref = os.access(REF, os.X_OK)
+    pythons = ns.python or default_pythons()
 
     root = tempfile.mkdtemp(prefix="pycni-hl-bench-", dir=ns.tmp or None)
     try:
-        bindir = os.path.join(root, "bin")
-        subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", bindir, "--only", "host-local"],
-                       check=True, capture_output=True)
-        py_exe = os.path.join(bindir, "host-local")
-        with open(py_exe) as f:
-            interp = f.readline()[2:].split()[0]
-        starts: list[float] = []
-        imports: list[float] = []
+        impls = []  # one per interpreter: its launcher, its floor and import-only samples
+        for i, python in enumerate(pythons):
+            bindir = os.path.join(root, f"bin{i}")
+            subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", bindir, "--only", "host-local",
+                            "--python", python], check=True, capture_output=True)
+            impls.append({"key": f"py{i}", "python": python, "about": describe_python(python),
+                          "exe": os.path.join(bindir, "host-local"), "starts": [], "imports": []})
         import_only = f"import sys; sys.path.insert(0, {package_root()!r}); import pycni.plugins.ipam.host_local"
         load0 = os.getloadavg()
         stores = {}
@@ -168,31 +198,39 @@ def main() -> int:
             t_fill = time.perf_counter() - t0
             os.sync()
             py_conf, ref_conf = netconf(py_dir), netconf(ref_dir)
-            t_first = sum(add_del(py_exe, py_conf, "warmup"))  # the one index rebuild
-            add_del(py_exe, py_conf, "warmup2")
+            t_first = sum(add_del(impls[0]["exe"], py_conf, "warmup"))  # the one index rebuild
+            for impl in impls:
+                add_del(impl["exe"], py_conf, "warmup2")
             if have_ref:
                 add_del(REF, ref_conf, "warmup")
             stores[n] = {"py": py_conf, "ref": ref_conf, "inproc": netconf(ip_dir), "fill_s": t_fill,
-                         "first_ms": t_first * 1000, "py_a": [], "py_d": [], "ref_a": [], "ref_d": []}
+                         "first_ms": t_first * 1000, "ref_a": [], "ref_d": []}
+            for impl in impls:
+                stores[n][impl["key"] + "_a"], stores[n][impl["key"] + "_d"] = [], []
             print(f"filled {n:,} allocations x3 in {t_fill:.1f} s; first pycni ADD+DEL {t_first * 1000:.0f} ms",
                   flush=True)
         os.sync()  # the fill's writeback must not land on the timed commands (pycni fsyncs, so it would wait)
-        # Rounds: every size, pycni then reference, so load drift on a shared machine hits all alike.
+        # Rounds: every size, each pycni interpreter then the reference, so load drift hits all alike.
         for i in range(ns.runs):
             # every cell once per round, in an order rotated round by round (no size always first);
             # "floor" is two bare interpreter starts, as many as one ADD+DEL pays
             cells = ["floor", "imports", *sizes]
             for n in cells[i % len(cells):] + cells[:i % len(cells)]:
                 if n == "floor":
-                    starts.append(sum(spawn([interp, "-I", "-S", "-c", "pass"], {}, b"")[0] for _ in range(2)))
+                    for impl in impls:
+                        impl["starts"].append(sum(spawn([impl["python"], "-I", "-S", "-c", "pass"], {}, b"")[0]
+                                                  for _ in range(2)))
                     continue
                 if n == "imports":
-                    imports.append(sum(spawn([interp, "-I", "-S", "-c", import_only], {}, b"")[0] for _ in range(2)))
+                    for impl in impls:
+                        impl["imports"].append(sum(spawn([impl["python"], "-I", "-S", "-c", import_only], {}, b"")[0]
+                                                   for _ in range(2)))
                     continue
                 s = stores[n]
-                a, d = add_del(py_exe, s["py"], f"bench{i}")
-                s["py_a"].append(a)
-                s["py_d"].append(d)
+                for impl in impls:
+                    a, d = add_del(impl["exe"], s["py"], f"bench{i}")
+                    s[impl["key"] + "_a"].append(a)
+                    s[impl["key"] + "_d"].append(d)
                 if have_ref and i < (ns.ref_runs_50k if n >= 50000 else ns.runs):
                     a, d = add_del(REF, s["ref"], f"bench{i}")
                     s["ref_a"].append(a)
@@ -201,18 +239,22 @@ def main() -> int:
         os.sync()
         for n in sizes:
             s = stores[n]
-            py_a, py_d, ref_a, ref_d = s["py_a"], s["py_d"], s["ref_a"], s["ref_d"]
+            ref_a, ref_d = s["ref_a"], s["ref_d"]
             row = {"n": n, "fill_s": s["fill_s"], "first_ms": s["first_ms"],
-                   "py_add": med_ms(py_a), "py_del": med_ms(py_d),
-                   "py_pair": med_ms([a + d for a, d in zip(py_a, py_d)]),
                    "inproc_pair": in_process(s["inproc"], max(ns.runs, 20)) * 1000,
                    "ref_add": med_ms(ref_a) if ref_a else None, "ref_del": med_ms(ref_d) if ref_d else None,
                    "ref_pair": med_ms([a + d for a, d in zip(ref_a, ref_d)]) if ref_a else None,
-                   "runs": ns.runs, "ref_runs": len(ref_a)}
+                   "runs": ns.runs, "ref_runs": len(ref_a), "pycni": {}}
+            for impl in impls:
+                a, d = s[impl["key"] + "_a"], s[impl["key"] + "_d"]
+                row["pycni"][impl["python"]] = {"add": med_ms(a), "del": med_ms(d),
+                                                "pair": med_ms([x + y for x, y in zip(a, d)])}
             rows.append(row)
             print(json.dumps(row), flush=True)
+        for impl in impls:
+            impl["start_ms"], impl["import_ms"] = med_ms(impl["starts"]), med_ms(impl["imports"])
         load1 = os.getloadavg()
-        text = render(rows, med_ms(starts), med_ms(imports), machine(), fs_type(root), load0, load1, have_ref, ns)
+        text = render(rows, impls, machine(), fs_type(root), load0, load1, have_ref, ns)
         with open(ns.out, "w") as f:
             f.write(text)
         print(text)
@@ -227,15 +269,19 @@ def package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(pycni.__file__)))
 
 
-def render(rows, start_ms, import_ms, mach, fs, load0, load1, have_ref, ns) -> str:
-    base = rows[0]["py_pair"] if rows and rows[0]["n"] == 0 else None
+def render(rows, impls, mach, fs, load0, load1, have_ref, ns) -> str:
     out = [
         "# host-local at scale: pycni vs the reference binary",
         "",
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {mach}; data directory on {fs}; "
         f"load average {load0[0]:.2f} at start, {load1[0]:.2f} at end.",
         f"Reference: `{REF}` (Debian containernetworking-plugins 1.1.1). pycni: the launcher written by "
-        "`pycni install-plugins` (python -I -S).",
+        "`pycni install-plugins [--python PATH]` (python -I -S, modules from its precompiled bundle), under each "
+        "interpreter:",
+        "",
+    ]
+    out += [f"- {impl['about']}" for impl in impls]
+    out += [
         "",
         f"One more ADD then DEL of a new container on a /16 ({SUBNET}) already holding N allocations, whole "
         "process (spawn to exit), median of "
@@ -244,28 +290,36 @@ def render(rows, start_ms, import_ms, mach, fs, load0, load1, have_ref, ns) -> s
         "after the fill, before timing (pycni fsyncs its reservation and would otherwise wait for the fill's "
         "writeback). Reproduce: `python3 bench/host_local_scale.py`.",
         "",
-        "| N allocations | pycni ADD ms | pycni DEL ms | pycni ADD+DEL ms | vs own N=0 | reference ADD ms | "
-        "reference DEL ms | reference ADD+DEL ms | reference / pycni | pycni in-process ADD+DEL ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| N allocations | implementation | ADD ms | DEL ms | ADD+DEL ms | vs own N=0 | reference / this |",
+        "|---|---|---|---|---|---|---|",
     ]
+    base = {impl["python"]: rows[0]["pycni"][impl["python"]]["pair"] for impl in impls} \
+        if rows and rows[0]["n"] == 0 else {}
+    ref_base = rows[0]["ref_pair"] if rows and rows[0]["n"] == 0 else None
     for r in rows:
-        own = f"{r['py_pair'] / base:.2f}×" if base else "–"
         if r["ref_pair"] is not None:
-            ref = f"{r['ref_add']:.1f} | {r['ref_del']:.1f} | {r['ref_pair']:.1f} | {r['ref_pair'] / r['py_pair']:.1f}×"
-        else:
-            ref = "– | – | – | –"
-        out.append(f"| {r['n']:,} | {r['py_add']:.1f} | {r['py_del']:.1f} | {r['py_pair']:.1f} | {own} | {ref} | "
-                   f"{r['inproc_pair']:.2f} |")
+            own = f"{r['ref_pair'] / ref_base:.2f}×" if ref_base else "–"
+            out.append(f"| {r['n']:,} | reference | {r['ref_add']:.1f} | {r['ref_del']:.1f} | {r['ref_pair']:.1f} | "
+                       f"{own} | 1.0× |")
+        for impl in impls:
+            p = r["pycni"][impl["python"]]
+            own = f"{p['pair'] / base[impl['python']]:.2f}×" if base else "–"
+            ratio = f"{r['ref_pair'] / p['pair']:.1f}×" if r["ref_pair"] is not None else "–"
+            out.append(f"| {r['n']:,} | pycni, {impl['python']} | {p['add']:.1f} | {p['del']:.1f} | {p['pair']:.1f} | "
+                       f"{own} | {ratio} |")
     out += [
         "",
-        f"Where pycni's time goes (same rounds): two bare interpreter starts (`python -I -S -c pass`) {start_ms:.1f} ms, "
-        f"two starts that only import the plugin (skel, spec, host_local) {import_ms:.1f} ms, so imports are "
-        f"{(import_ms - start_ms) / 2:.1f} ms per process; the store's own work is the in-process column.",
+        "Where pycni's time goes (same rounds): "
+        + "; ".join(f"under `{impl['python']}`, two bare interpreter starts (`python -I -S -c pass`) "
+                    f"{impl['start_ms']:.1f} ms and two plain imports of the plugin (no bundle) {impl['import_ms']:.1f} ms"
+                    for impl in impls)
+        + ". The store's own work, in-process (interpreter start and imports excluded), ADD+DEL: "
+        + ", ".join(f"{r['n']:,}: {r['inproc_pair']:.2f} ms" for r in rows) + ".",
         "",
         "First pycni command after the fill (untimed above; it finds no index and rebuilds it from one scan): "
         + ", ".join(f"{r['n']:,}: {r['first_ms']:.0f} ms" for r in rows) + " (ADD+DEL).",
         "",
-        *targets(rows, start_ms),
+        *targets(rows, impls),
         "Reading the table: pycni's cost stays flat because ADD and DEL consult the index beside the store (one "
         "bucket of 251, the holder's own file) instead of reading every allocation; the reference reads every file "
         "in the network directory on each ADD (duplicate check) and each DEL (release by key). pycni writes more "
@@ -281,30 +335,28 @@ def render(rows, start_ms, import_ms, mach, fs, load0, load1, have_ref, ns) -> s
     return "\n".join(out)
 
 
-def targets(rows, start_ms) -> list[str]:
-    """The issue's two targets, checked against this run."""
+def targets(rows, impls) -> list[str]:
+    """The issue's two targets, checked against this run, per interpreter."""
     by_n = {r["n"]: r for r in rows}
     out = []
-    if 0 in by_n and 10000 in by_n:
-        own = by_n[10000]["py_pair"] / by_n[0]["py_pair"]
-        out.append(f"Target 1, pycni at 10k within 1.3× of its own time at 0: {own:.2f}×, "
-                   f"{'met' if own <= 1.3 else 'NOT met'}.")
-    r10 = by_n.get(10000)
-    if r10 and r10["ref_pair"]:
-        ratio = r10["ref_pair"] / r10["py_pair"]
-        line = (f"Target 2, at least 10× faster than the reference at 10k: {ratio:.1f}×, "
-                f"{'met' if ratio >= 10 else 'not met'}.")
-        if ratio < 10:
-            line += (f" 10× would mean a whole ADD+DEL in {r10['ref_pair'] / 10:.1f} ms, but two bare interpreter "
-                     f"starts alone take {start_ms:.1f} ms (pycni's own store work is "
-                     f"{r10['inproc_pair']:.1f} ms in-process).")
-            pts = [(r["n"], r["ref_pair"] / r["py_pair"]) for r in rows if r["ref_pair"]]
-            for (n0, q0), (n1, q1) in zip(pts, pts[1:]):
-                if q0 < 10 <= q1:
-                    cross = n0 + (10 - q0) * (n1 - n0) / (q1 - q0)
-                    line += f" The 10× point lies near {cross:,.0f} allocations (linear between measured sizes)."
-        out.append(line)
-    return out + [""] if out else out
+    for impl in impls:
+        py = impl["python"]
+        parts = []
+        if 0 in by_n and 10000 in by_n:
+            own = by_n[10000]["pycni"][py]["pair"] / by_n[0]["pycni"][py]["pair"]
+            parts.append(f"at 10k within 1.3× of its own time at 0: {own:.2f}×, {'met' if own <= 1.3 else 'NOT met'}")
+        r10 = by_n.get(10000)
+        if r10 and r10["ref_pair"]:
+            ratio = r10["ref_pair"] / r10["pycni"][py]["pair"]
+            part = f"at least 10× faster than the reference at 10k: {ratio:.1f}×, {'met' if ratio >= 10 else 'not met'}"
+            if ratio < 10:
+                part += (f" (10× means a whole ADD+DEL in {r10['ref_pair'] / 10:.1f} ms; two bare starts of this "
+                         f"interpreter take {impl['start_ms']:.1f} ms)")
+            parts.append(part)
+        if parts:
+            out.append(f"Targets with `{py}`: " + "; ".join(parts) + ".")
+            out.append("")
+    return out
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Whole-process timing (spawn to exit, as a runtime pays it), warm-up first, then 
 alternate pycni and reference runs so machine drift cancels. Writes bench/RESULTS.md and
 bench/results.json. Needs root for the namespace cases. Not a test: nothing here asserts a time.
 
-    sudo python3 bench/run.py [--runs 15] [--quick]
+    sudo python3 bench/run.py [--runs 15] [--quick] [--python PATH]
 """
 
 from __future__ import annotations
@@ -117,9 +117,9 @@ STATIC_CONF = {
 }
 
 
-def static_cases(pdir: str) -> list[Case]:
+def static_cases(pdir: str, python: str) -> list[Case]:
     conf = json.dumps(STATIC_CONF).encode()
-    bare = [sys.executable, "-I", "-S", "-c", "pass"]
+    bare = [python, "-I", "-S", "-c", "pass"]
     cases = [
         Case("interpreter start (python -I -S -c pass)",
              lambda: spawn(bare, {})[0:3:2], None, "the floor for any Python plugin",
@@ -242,13 +242,21 @@ def goals(rows: list[dict], par: list[dict]) -> list[str]:
     return out
 
 
-def write_results(rows: list[dict], par: list[dict], extra: list[str]) -> None:
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "python": platform.python_version(),
+def interpreter_version(python: str) -> str:
+    p = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0])"],
+                       capture_output=True, text=True, check=True)
+    return p.stdout.strip()
+
+
+def write_results(rows: list[dict], par: list[dict], extra: list[str], python: str) -> None:
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "python": interpreter_version(python),
+            "interpreter": os.path.realpath(python),
             "kernel": platform.release(), "cpus": os.cpu_count(), "reference": "Debian containernetworking-plugins"}
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump({"meta": meta, "cases": rows, "parallel": par}, f, indent=2)
     lines = ["# pycni benchmark results", "",
-             f"{meta['date']}, Python {meta['python']}, kernel {meta['kernel']}, {meta['cpus']} CPUs. "
+             f"{meta['date']}, launchers on `{meta['interpreter']}` (Python {meta['python']}), kernel {meta['kernel']}, "
+             f"{meta['cpus']} CPUs. "
              "Whole-process times in ms (median, min–max), pycni and reference runs alternated in one session. "
              "Reproduce: `sudo python3 bench/run.py`.", "",
              "| case | pycni ms | reference ms | ratio | pycni RSS KiB | ref RSS KiB | note |",
@@ -277,17 +285,19 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="fewer runs, no parallel case, no host-local scale")
     ap.add_argument("--no-scale", action="store_true", help="skip the host-local 0/1k/10k/50k benchmark")
+    ap.add_argument("--python", default=sys.executable, metavar="PATH",
+                    help="the interpreter pycni's launchers run (pycni install-plugins --python); default: this one")
     a = ap.parse_args()
     runs = 5 if a.quick else a.runs
     from pycni.cli.install import install
 
     pdir = tempfile.mkdtemp(prefix="pycni-bench-bin-")
-    install(pdir)
+    install(pdir, python=a.python)
     nets = Netns(os.urandom(2).hex())
     rows: list[dict] = []
     par: list[dict] = []
     try:
-        for case in static_cases(pdir):
+        for case in static_cases(pdir, a.python):
             rows.append(measure(case, runs))
             print(rows[-1], flush=True)
         if os.geteuid() == 0:
@@ -308,7 +318,7 @@ def main() -> int:
     if os.path.exists(hl):
         extra = ["", "host-local at scale: see [RESULTS-host-local.md](RESULTS-host-local.md) "
                  "(`python3 bench/host_local_scale.py`)."]
-    write_results(rows, par, extra)
+    write_results(rows, par, extra, a.python)
     print(f"wrote {os.path.join(HERE, 'RESULTS.md')}")
     return 0
 
