@@ -19,7 +19,7 @@ PROBE = str(Path(__file__).resolve().parent.parent / "startup_probe.py")
 
 HEAVY = {"json", "re", "typing", "socket", "enum", "subprocess", "ipaddress", "dataclasses", "importlib",
          "collections", "selectors", "argparse", "tempfile", "random", "hashlib", "logging", "inspect"}
-STDLIB_OK = {"__future__", "_json", "_socket", "_struct", "struct", "errno", "os", "os.path", "posixpath",
+STDLIB_OK = {"__future__", "_socket", "_struct", "struct", "errno", "os", "os.path", "posixpath",
              "genericpath", "stat", "_stat", "_collections_abc", "ctypes", "_ctypes", "ctypes._endian", "types"}
 
 

@@ -25,7 +25,7 @@ CORE = {
 STATIC = CORE | {"pycni.plugins.ipam", "pycni.plugins.ipam.static"}
 STATIC_ADD = STATIC | {
     "pycni.plugins.ipam.static_config", "pycni.spec.args", "pycni.spec.godecode", "pycni.spec.gojson",
-    "pycni.spec.ipnet", "pycni.spec.result", "_json",
+    "pycni.spec.ipnet", "pycni.spec.result",
 }
 HEAVY = {"json", "re", "typing", "socket", "enum", "subprocess", "ipaddress", "dataclasses", "importlib",
          "collections", "selectors", "argparse", "tempfile", "random", "hashlib", "logging", "inspect"}
@@ -78,7 +78,7 @@ HOST_LOCAL = CORE | {
     "pycni.plugins.ipam", "pycni.plugins.ipam.host_local", "pycni.plugins.ipam.host_local.allocator",
     "pycni.plugins.ipam.host_local.config", "pycni.plugins.ipam.host_local.errors",
     "pycni.plugins.ipam.host_local.range", "pycni.plugins.ipam.host_local.store", "pycni.spec.args",
-    "pycni.spec.godecode", "pycni.spec.gojson", "pycni.spec.ipnet", "pycni.spec.result", "_json", "errno", "fcntl",
+    "pycni.spec.godecode", "pycni.spec.gojson", "pycni.spec.ipnet", "pycni.spec.result", "errno", "fcntl",
 }
 
 

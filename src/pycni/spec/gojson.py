@@ -1,18 +1,18 @@
-"""JSON in and out the way the reference's Go plugins do it, without importing `json`.
+"""JSON in and out the way the reference's Go plugins do it, in pure Python.
 
-`json` pulls in `re` (~8 ms per exec); the C scanner and string encoder in `_json` need neither.
-Reading: strict RFC 8259 (no NaN/Infinity), UTF-8 with bad bytes replaced, Go-worded syntax errors.
+No `json` (it pulls in `re`, ~8 ms per exec) and no `_json` either (a shared object to dlopen,
+0.25-0.5 ms per exec): a config of a few hundred bytes parses in tens of microseconds here; only
+near 5 KB does parsing in Python cost about what loading the extension did.
+Reading: strict RFC 8259 (no NaN/Infinity), UTF-8 with bad bytes replaced, Go-worded syntax errors;
+any nesting up to Go's limit (no recursion).
 Writing: Go's MarshalIndent layout (4 spaces) or compact, with Go's HTML-safe escapes.
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import _json
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Any
 
 
@@ -20,24 +20,12 @@ class JSONSyntaxError(ValueError):
     """Malformed JSON text; the message reads like Go's encoding/json."""
 
 
-def _bad_constant(name: str) -> Any:
-    raise _Constant(name)
-
-
-class _Constant(Exception):
-    pass
-
-
 class GoFloat(float):
-    """A JSON number with a fraction or exponent; `text` is its literal, which Go quotes in errors."""
+    """A JSON number with a fraction or exponent; `text` is its literal, which Go quotes in errors.
+
+    (Also an integer literal too long for int(): Go reads it as an out-of-range float64 too.)"""
 
     __slots__ = ("text",)
-
-
-def _parse_float(s: str) -> GoFloat:
-    f = GoFloat(s)
-    f.text = s
-    return f
 
 
 class DupKeys(dict):
@@ -47,28 +35,320 @@ class DupKeys(dict):
     __slots__ = ("pairs",)
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    d = dict(pairs)
-    if len(d) != len(pairs):
-        d = DupKeys(d)
-        d.pairs = pairs
+def loads(data: bytes | str) -> Any:
+    """Parse one JSON document (surrounding whitespace allowed) or raise JSONSyntaxError."""
+    bad_utf8 = False
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            s = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # Keep each bad byte (errors name it); in strings it becomes U+FFFD, as in Go.
+            s, bad_utf8 = data.decode("utf-8", "surrogateescape"), True
+    else:
+        s = data
+        if not s.isascii():
+            try:
+                s.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates: bytes that were not UTF-8
+                bad_utf8 = True
+    try:
+        return _parse(s, bad_utf8)
+    except _Bad:
+        pass
+    # Go validates the whole input before decoding and reports the first byte its scanner rejects.
+    raise _syntax_error(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading, fast: any input it cannot take, valid or not, goes to _syntax_error for the verdict.
+#
+# The text is cut at every '"' (one C-level split): the odd pieces are string contents, the
+# even ones the "glue" between strings: punctuation, whitespace, numbers, true/false/null. In a
+# CNI config most glue is ":" or ","; other glue is tokenized once per distinct piece (with C-level
+# str methods). A string piece that ends in an odd number of backslashes ended at an escaped quote:
+# it is joined with the next pieces. Objects are filled as dicts; the rare object that repeats a
+# key becomes a _DupBuilder, which also records every pair (DupKeys.pairs).
+
+class _Bad(Exception):
+    pass
+
+
+_WS = " \t\n\r"
+_NO_WS = {9: None, 10: None, 13: None, 32: None}  # str.translate: drop JSON whitespace
+_HEX = "0123456789abcdefABCDEF"
+_MAX_DEPTH = 10000  # Go's scanner limit on nested arrays/objects
+
+
+class _DupBuilder(dict):
+    """An object being read that repeated a key: it also keeps every pair from then on."""
+
+    __slots__ = ("pairs",)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.pairs.append((key, value))
+        dict.__setitem__(self, key, value)
+
+
+def _dup_keys(b: _DupBuilder) -> DupKeys:
+    d = DupKeys(b)
+    d.pairs = b.pairs
     return d
 
 
-class _Ctx:
-    # The attribute set _json.make_scanner reads from its context object.
-    strict = True
-    object_hook = None
-    object_pairs_hook = staticmethod(_object)
-    parse_float = staticmethod(_parse_float)
-    parse_int = int
-    parse_constant = staticmethod(_bad_constant)
-    memo: dict[str, str] = {}
+def _parse(s: str, bad_utf8: bool) -> Any:
+    KEY, KEY_OR_CLOSE, VALUE, VALUE_OR_CLOSE, COLON, NEXT = range(6)  # what comes next (locals: fast)
+    parts = s.split('"')
+    np = len(parts)
+    escapes = "\\" in s
+    # Can a string hold a raw control character (an error)? Not if none is anywhere, nor (escaped
+    # quotes aside) in the string pieces together.
+    controls = not s.isprintable() and (escapes or not "".join(parts[1::2]).isprintable())
+    simple = not (escapes or controls or bad_utf8)  # then string pieces are taken as they are
+    glue_cache: dict[str, Any] = {}
+    root: list[Any] = []
+    stack: list[tuple[Any, str | None]] = []
+    cont: Any = root  # the open container: a list, or a dict for an object
+    key: str | None = None  # the object's current key ("" before the first); None in an array
+    want = VALUE
+    k = 0
+    while True:
+        # glue: parts[k]
+        g = parts[k]
+        if g == ":":
+            if want != COLON:
+                raise _Bad
+            want = VALUE
+        elif g == ",":
+            if want != NEXT or not stack:
+                raise _Bad
+            want = VALUE if key is None else KEY
+        elif g:
+            toks = glue_cache.get(g)
+            if toks is None:
+                toks = glue_cache[g] = _glue_tokens(g)
+            for tok in toks:
+                if tok == "}":
+                    if key is None or (want != NEXT and want != KEY_OR_CLOSE):
+                        raise _Bad
+                    v = cont if cont.__class__ is dict else _dup_keys(cont)
+                    cont, key = stack.pop()
+                    if key is None:
+                        cont.append(v)
+                    else:
+                        cont[key] = v
+                    want = NEXT
+                elif tok == "{":
+                    if (want != VALUE and want != VALUE_OR_CLOSE) or len(stack) >= _MAX_DEPTH:
+                        raise _Bad
+                    stack.append((cont, key))
+                    cont = {}
+                    key = ""
+                    want = KEY_OR_CLOSE
+                elif tok == "|":  # "},{": an object ends and the next one in the same array starts
+                    if key is None or (want != NEXT and want != KEY_OR_CLOSE) or len(stack) < 2:
+                        raise _Bad
+                    parent, pkey = stack[-1]
+                    if pkey is not None:
+                        raise _Bad
+                    parent.append(cont if cont.__class__ is dict else _dup_keys(cont))
+                    cont = {}
+                    key = ""
+                    want = KEY_OR_CLOSE
+                elif tok == ",":
+                    if want != NEXT or not stack:
+                        raise _Bad
+                    want = VALUE if key is None else KEY
+                elif tok == ":":
+                    if want != COLON:
+                        raise _Bad
+                    want = VALUE
+                elif tok == "[":
+                    if (want != VALUE and want != VALUE_OR_CLOSE) or len(stack) >= _MAX_DEPTH:
+                        raise _Bad
+                    stack.append((cont, key))
+                    cont = []
+                    key = None
+                    want = VALUE_OR_CLOSE
+                elif tok == "]":
+                    if key is not None or (want != NEXT and want != VALUE_OR_CLOSE) or not stack:
+                        raise _Bad
+                    v = cont
+                    cont, key = stack.pop()
+                    if key is None:
+                        cont.append(v)
+                    else:
+                        cont[key] = v
+                    want = NEXT
+                else:  # a number, true, false or null
+                    if want != VALUE and want != VALUE_OR_CLOSE:
+                        raise _Bad
+                    if key is None:
+                        cont.append(tok)
+                    else:
+                        cont[key] = tok
+                    want = NEXT
+        k += 1
+        if k == np:
+            if want != NEXT or stack:
+                raise _Bad
+            return root[0]
+        # a string: parts[k], maybe joined with the next pieces
+        p = parts[k]
+        if not simple:
+            if controls and not p.isprintable() and min(p) < " ":
+                raise _Bad
+            if escapes and "\\" in p:
+                while (len(p) - len(p.rstrip("\\"))) & 1:  # an escaped quote: the string goes on
+                    k += 1
+                    if k == np:
+                        raise _Bad
+                    q = parts[k]
+                    if controls and not q.isprintable() and min(q) < " ":
+                        raise _Bad
+                    p = p + '"' + q
+                p = _unescape(p)
+            if bad_utf8 and not p.isascii():  # Go decodes a byte that is not UTF-8 as U+FFFD
+                p = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in p)
+        if want == KEY or want == KEY_OR_CLOSE:
+            if simple:
+                # "key":"value" pairs (the commonest thing in a config) straight into the dict
+                comma = ","
+                while k + 3 < np and p not in cont:
+                    g = parts[k + 1]
+                    if g != ":" and g != ": " and g.strip(_WS) != ":":  # not a string value
+                        break
+                    cont[p] = parts[k + 2]
+                    k += 3
+                    if k + 1 == np:
+                        break
+                    g = parts[k]
+                    if g != comma:
+                        if g.strip(_WS) != ",":
+                            break
+                        comma = g  # how this object's pairs are separated (",\n    ")
+                    k += 1
+                    p = parts[k]
+                if not k & 1:  # stopped at the glue after a value (strings are the odd pieces here)
+                    want = NEXT
+                    continue
+            if p in cont and cont.__class__ is dict:  # a repeated key: keep every pair from here on
+                b = _DupBuilder(cont)
+                b.pairs = list(cont.items())
+                cont = b
+            key = p
+            want = COLON
+        elif want == VALUE or want == VALUE_OR_CLOSE:
+            if key is None:
+                cont.append(p)
+            else:
+                cont[key] = p
+            want = NEXT
+        else:
+            raise _Bad
+        k += 1
+        if k == np:  # no closing quote
+            raise _Bad
 
 
-_scan = _json.make_scanner(_Ctx())
-_WS = " \t\n\r"
+def _glue_tokens(g: str) -> Any:
+    """The tokens between two strings, a sequence of: punctuation characters, "|" for the common
+    "},{" (an object ends and the next one in the same array starts), and values."""
+    if not g.strip(_PUNCTUATION_WS):  # punctuation and whitespace only: its characters are the tokens
+        return g.translate(_NO_WS).replace("},{", "|")
+    if not g.isprintable() and not g.translate(_NO_WS).isprintable():
+        raise _Bad  # a control character, or whitespace JSON does not know (str.split would)
+    toks: list[Any] = []
+    for w in g.translate(_SPACED).split():
+        if len(w) == 1 and w in "{}[]:,":
+            if w == "{" and toks[-2:] == ["}", ","]:
+                toks[-2:] = ["|"]
+            else:
+                toks.append(w)
+        else:
+            toks.append(_word_value(w))
+    return toks
 
+
+_PUNCTUATION_WS = "{}[]:, \t\n\r"
+_SPACED = {ord(c): f" {c} " for c in "{}[]:,"}
+_CONSTANTS = {"true": True, "false": False, "null": None}
+
+
+def _word_value(w: str) -> Any:
+    """A number, true, false or null."""
+    v = _CONSTANTS.get(w, _Bad)
+    if v is not _Bad:
+        return v
+    m = w[1:] if w[0] == "-" else w
+    if m.isdigit() and m.isascii() and (m[0] != "0" or len(m) == 1):
+        try:
+            return int(w)
+        except ValueError:  # more digits than int() takes (sys.get_int_max_str_digits)
+            return _go_float(w)
+    # -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    mant, e, exp = m.replace("E", "e").partition("e")
+    if e:
+        if exp[:1] in ("+", "-"):
+            exp = exp[1:]
+        if not (exp.isdigit() and exp.isascii()):
+            raise _Bad
+    whole, dot, frac = mant.partition(".")
+    if dot and not (frac.isdigit() and frac.isascii()):
+        raise _Bad
+    if not (whole.isdigit() and whole.isascii()) or (whole[0] == "0" and len(whole) > 1):
+        raise _Bad
+    return _go_float(w)
+
+
+def _go_float(text: str) -> GoFloat:
+    f = GoFloat(text)
+    f.text = text
+    return f
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _unescape(p: str) -> str:
+    """A string's contents with its escapes decoded as Go decodes them."""
+    out = []
+    i = 0
+    while True:
+        b = p.find("\\", i)
+        if b < 0:
+            out.append(p[i:])
+            return "".join(out)
+        out.append(p[i:b])
+        e = p[b + 1:b + 2]
+        if e == "u":
+            cp = _hex4(p, b + 2)
+            i = b + 6
+            if 0xD800 <= cp <= 0xDFFF:
+                # Go: half of a surrogate pair only with the other half right after it; else U+FFFD
+                low = _hex4(p, i + 2) if cp < 0xDC00 and p.startswith("\\u", i) else -1
+                if 0xDC00 <= low <= 0xDFFF:
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                else:
+                    cp = 0xFFFD
+            out.append(chr(cp))
+        else:
+            r = _ESCAPES.get(e)
+            if r is None:
+                raise _Bad
+            out.append(r)
+            i = b + 2
+
+
+def _hex4(p: str, i: int) -> int:
+    h = p[i:i + 4]
+    if len(h) != 4 or not all(c in _HEX for c in h):
+        raise _Bad
+    return int(h, 16)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading, errors: Go's scanner, byte by byte (a bad byte is one surrogateescape character)
 
 _CTRL = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
 
@@ -92,261 +372,193 @@ def _char_at(s: str, i: int) -> str:
     return chr(o)
 
 
-def _go_error(s: str, idx: int, what: str, space_at_end: bool = False) -> JSONSyntaxError:
-    # At the end of input Go's scanner steps a ' ' through the current state: inside a literal,
-    # a number or an escape that is itself the error; elsewhere it is "unexpected end".
-    if idx >= len(s):
-        if space_at_end:
-            return JSONSyntaxError(f"invalid character ' ' {what}")
-        return JSONSyntaxError("unexpected end of JSON input")
-    return JSONSyntaxError(f"invalid character '{_char_at(s, idx)}' {what}")
+# scanner states (Go's step functions)
+(_VALUE, _VALUE_OR_CLOSE, _KEY, _KEY_OR_CLOSE, _END_VALUE, _END_TOP, _STR, _ESC, _U1, _U2, _U3, _U4,
+ _NEG, _INT, _ZERO, _DOT, _FRAC, _EXP, _EXP_SIGN, _EXP_DIGITS, _LIT) = range(21)
+# what an open container waits for
+_OBJ_KEY, _OBJ_VALUE, _ARR_VALUE = range(3)
+_LITERAL_START = {"t": "true", "f": "false", "n": "null"}
 
 
-_LITERALS = {"t": "true", "f": "false", "n": "null"}
-_HEX = "0123456789abcdefABCDEF"
-
-
-def _value_error(s: str, idx: int) -> JSONSyntaxError:
-    """No value starts at idx: Go's scanner names the first byte it could not take."""
-    if idx >= len(s):
-        return JSONSyntaxError("unexpected end of JSON input")
-    c = s[idx]
-    lit = _LITERALS.get(c)
-    if lit is not None:
-        for j in range(1, len(lit)):
-            if idx + j >= len(s) or s[idx + j] != lit[j]:
-                return _go_error(s, idx + j, f"in literal {lit} (expecting '{lit[j]}')", True)
-    if c == "-":
-        return _go_error(s, idx + 1, "in numeric literal", True)
-    return _go_error(s, idx, "looking for beginning of value")
-
-
-def _number_tail_error(s: str, pos: int) -> JSONSyntaxError | None:
-    """Python stops a number before a '.' or 'e' it cannot use; Go fails on the byte after it."""
-    if pos >= len(s) or s[pos] not in ".eE" or pos == 0 or not s[pos - 1].isdigit():
-        return None
-    start = pos
-    while start > 0 and s[start - 1] in "0123456789.eE+-":
-        start -= 1
-    token = s[start:pos]
-    if s[pos] == ".":
-        if any(ch in token for ch in ".eE"):
-            return None
-        return _go_error(s, pos + 1, "after decimal point in numeric literal", True)
-    if "e" in token or "E" in token:
-        return None
-    j = pos + 1 + (pos + 1 < len(s) and s[pos + 1] in "+-")
-    return _go_error(s, j, "in exponent of numeric literal", True)
-
-
-def _unterminated(s: str) -> JSONSyntaxError:
-    """The input ended inside a string: maybe inside an escape, which Go reports."""
-    tail = s[-6:]
-    for k in range(len(tail)):
-        if tail[k] == "\\" and (len(s) - len(tail) + k) > 0:
-            idx = len(s) - len(tail) + k
-            run = 0
-            while idx - run - 1 >= 0 and s[idx - run - 1] == "\\":
-                run += 1
-            if run % 2:
-                continue  # this backslash is itself escaped
-            rest = s[idx + 1:]
-            if rest == "":
-                return JSONSyntaxError("invalid character ' ' in string escape code")
-            if rest[0] == "u" and len(rest) <= 4 and all(ch in _HEX for ch in rest[1:]):
-                return JSONSyntaxError("invalid character ' ' in \\u hexadecimal character escape")
-    return JSONSyntaxError("unexpected end of JSON input")
-
-
-def loads(data: bytes | str) -> Any:
-    """Parse one JSON document (surrounding whitespace allowed) or raise JSONSyntaxError."""
-    bad_utf8 = False
-    if isinstance(data, (bytes, bytearray)):
-        try:
-            s = data.decode("utf-8")
-        except UnicodeDecodeError:
-            # Keep each bad byte (errors name it); in strings it becomes U+FFFD below, as in Go.
-            s, bad_utf8 = data.decode("utf-8", "surrogateescape"), True
-    else:
-        s = data
-    try:
-        value = _loads(s)
-    except RecursionError:
-        value = _loads_deep(s)
-    if bad_utf8 or "\\ud" in s or "\\uD" in s:
-        value = _replace_bad_bytes(value)
-    return value
-
-
-_MAX_DEPTH = 10000  # Go's scanner limit on nested arrays/objects
-
-
-def _loads_deep(s: str) -> Any:
-    """Python's recursion limit stopped the parser; Go accepts up to 10000 levels."""
-    import sys
-
-    at = _too_deep_at(s)
-    if at >= 0:
-        raise _go_error(s, at, "exceeded max depth")
-    try:
-        import resource
-        import threading
-
-        stack = resource.getrlimit(resource.RLIMIT_STACK)[0]
-        roomy = threading.current_thread() is threading.main_thread() and (
-            stack == resource.RLIM_INFINITY or stack >= 4 << 20)  # ~150 bytes of C stack per level
-    except (ImportError, OSError, ValueError):
-        roomy = False
-    if not roomy:
-        raise JSONSyntaxError("nesting too deep for this parser (pycni: raise the stack limit)")
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, _MAX_DEPTH + 500))
-    try:
-        return _loads(s)
-    finally:
-        sys.setrecursionlimit(old)
-
-
-def _outside_strings(s: str) -> Iterator[tuple[int, str]]:
-    """(index, character) of each character of s outside JSON strings (their quotes left out too).
-
-    Only the rare paths (too deep, error positions) scan like this, so a generator is cheap enough.
-    """
-    in_str = esc = False
-    for i, ch in enumerate(s):
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        else:
-            yield i, ch
-
-
-def _too_deep_at(s: str) -> int:
-    """Where nesting first goes past Go's limit, or -1."""
-    depth = 0
-    for i, ch in _outside_strings(s):
-        if ch in "[{":
-            depth += 1
-            if depth > _MAX_DEPTH:
-                return i
-        elif ch in "]}":
-            depth -= 1
-    return -1
-
-
-def _replace_bad_bytes(v: Any) -> Any:
-    """Go decodes a byte that is not UTF-8, and a "\\ud800" escape that is not half of a pair, as U+FFFD."""
-    if isinstance(v, str):
-        if v.isascii():
-            return v
-        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in v)
-    if isinstance(v, list):
-        return [_replace_bad_bytes(x) for x in v]
-    if isinstance(v, dict):
-        pairs = [(_replace_bad_bytes(k), _replace_bad_bytes(x)) for k, x in getattr(v, "pairs", v.items())]
-        return _object(pairs)
-    return v
-
-
-def _loads(s: str) -> Any:
-    i, n = 0, len(s)
-    while i < n and s[i] in _WS:
+def _syntax_error(s: str) -> JSONSyntaxError:
+    """Run Go's scanner (encoding/json checkValid) over s: the error for the first byte it rejects,
+    or at the end, where Go steps a space through the scanner (inside a literal, a number or an
+    escape that space is the error; elsewhere the input just ended too soon)."""
+    n = len(s)
+    stack: list[int] = []
+    st = _VALUE
+    lit, k = "", 0
+    i = 0
+    while i <= n:
+        c = s[i] if i < n else " "
+        what = None
+        while True:  # some states hand the character on to the next one
+            if st == _STR:
+                if c == '"':
+                    st = _END_VALUE
+                elif c == "\\":
+                    st = _ESC
+                elif c < " ":
+                    what = "in string literal"
+                elif i < n:  # skip to the next quote, backslash or control character
+                    j = i + 1
+                    while j < n and s[j] not in '"\\' and s[j] >= " ":
+                        j += 1
+                    i = j - 1
+                break
+            if c in _WS and (st <= _KEY_OR_CLOSE or st == _END_TOP or st == _END_VALUE and stack):
+                break  # whitespace between tokens
+            if st == _VALUE_OR_CLOSE:
+                if c == "]":
+                    st = _END_VALUE
+                    continue
+                st = _VALUE
+            elif st == _KEY_OR_CLOSE:
+                if c == "}":
+                    stack[-1] = _OBJ_VALUE
+                    st = _END_VALUE
+                    continue
+                st = _KEY
+            if st == _VALUE:
+                if c == "{" or c == "[":
+                    stack.append(_OBJ_KEY if c == "{" else _ARR_VALUE)
+                    st = _KEY_OR_CLOSE if c == "{" else _VALUE_OR_CLOSE
+                    if len(stack) > _MAX_DEPTH:
+                        what = "exceeded max depth"
+                elif c == '"':
+                    st = _STR
+                elif c == "-":
+                    st = _NEG
+                elif c == "0":
+                    st = _ZERO
+                elif "1" <= c <= "9":
+                    st = _INT
+                elif c in _LITERAL_START:
+                    st, lit, k = _LIT, _LITERAL_START[c], 1
+                else:
+                    what = "looking for beginning of value"
+            elif st == _KEY:
+                if c == '"':
+                    st = _STR
+                else:
+                    what = "looking for beginning of object key string"
+            elif st == _END_VALUE:
+                if not stack:
+                    st = _END_TOP
+                    continue
+                top = stack[-1]
+                if top == _OBJ_KEY:
+                    if c == ":":
+                        stack[-1] = _OBJ_VALUE
+                        st = _VALUE
+                    else:
+                        what = "after object key"
+                elif c == ",":
+                    if top == _OBJ_VALUE:
+                        stack[-1] = _OBJ_KEY
+                        st = _KEY
+                    else:
+                        st = _VALUE
+                elif c == ("}" if top == _OBJ_VALUE else "]"):
+                    stack.pop()
+                    st = _END_VALUE if stack else _END_TOP
+                else:
+                    what = "after object key:value pair" if top == _OBJ_VALUE else "after array element"
+            elif st == _END_TOP:
+                if c not in _WS:
+                    what = "after top-level value"
+            elif st == _ESC:
+                if c in 'bfnrt\\/"':
+                    st = _STR
+                elif c == "u":
+                    st = _U1
+                else:
+                    what = "in string escape code"
+            elif _U1 <= st <= _U4:
+                if c in _HEX:
+                    st = _STR if st == _U4 else st + 1
+                else:
+                    what = "in \\u hexadecimal character escape"
+            elif st == _NEG:
+                if c == "0":
+                    st = _ZERO
+                elif "1" <= c <= "9":
+                    st = _INT
+                else:
+                    what = "in numeric literal"
+            elif st == _INT or st == _ZERO:
+                if st == _INT and "0" <= c <= "9":
+                    break
+                if c == ".":
+                    st = _DOT
+                elif c == "e" or c == "E":
+                    st = _EXP
+                else:
+                    st = _END_VALUE
+                    continue
+            elif st == _DOT:
+                if "0" <= c <= "9":
+                    st = _FRAC
+                else:
+                    what = "after decimal point in numeric literal"
+            elif st == _FRAC:
+                if "0" <= c <= "9":
+                    break
+                if c == "e" or c == "E":
+                    st = _EXP
+                else:
+                    st = _END_VALUE
+                    continue
+            elif st == _EXP:
+                st = _EXP_SIGN
+                if c == "+" or c == "-":
+                    break
+                continue
+            elif st == _EXP_SIGN:
+                if "0" <= c <= "9":
+                    st = _EXP_DIGITS
+                else:
+                    what = "in exponent of numeric literal"
+            elif st == _EXP_DIGITS:
+                if "0" <= c <= "9":
+                    break
+                st = _END_VALUE
+                continue
+            elif st == _LIT:
+                if c == lit[k]:
+                    k += 1
+                    if k == len(lit):
+                        st = _END_VALUE
+                else:
+                    what = f"in literal {lit} (expecting '{lit[k]}')"
+            break
+        if what is not None:
+            return JSONSyntaxError(f"invalid character '{_char_at(s, i) if i < n else ' '}' {what}")
+        if i == n:
+            break
         i += 1
-    try:
-        try:
-            value, end = _scan(s, i)
-        except SystemError:
-            # The C scanner reports errors through json.decoder.JSONDecodeError, which it only
-            # finds if json.decoder is already imported; import it on this (rare) path and retry.
-            import json.decoder  # noqa: F401
-
-            value, end = _scan(s, i)
-    except StopIteration as stop:
-        raise _value_error(s, stop.value) from None
-    except _Constant as const:
-        at = _find_token(s, const.args[0])
-        if const.args[0].startswith("-"):
-            raise _go_error(s, at + 1, "in numeric literal") from None
-        raise _go_error(s, at, "looking for beginning of value") from None
-    except ValueError as exc:  # json.decoder.JSONDecodeError: map its wording onto Go's
-        pos = getattr(exc, "pos", n)
-        msg = getattr(exc, "msg", str(exc))
-        if msg.startswith("Expecting property name"):
-            raise _go_error(s, pos, "looking for beginning of object key string") from None
-        if msg.startswith("Expecting ':'"):
-            raise _go_error(s, pos, "after object key") from None
-        if msg.startswith("Expecting ','"):
-            where = "after object key:value pair" if _in_object(s, pos) else "after array element"
-            raise _number_tail_error(s, pos) or _go_error(s, pos, where) from None
-        if msg.startswith("Invalid control character"):
-            raise _go_error(s, pos, "in string literal") from None
-        if msg.startswith("Unterminated string"):
-            raise _unterminated(s) from None
-        if msg.startswith("Invalid \\u"):
-            # Python points at the "u"; Go names the first character that is not a hex digit
-            j = pos + 1
-            while j < min(pos + 5, n) and s[j] in _HEX:
-                j += 1
-            if j == pos + 5:  # a whole escape, then the end of input (Python wants one more byte)
-                raise JSONSyntaxError("unexpected end of JSON input") from None
-            raise _go_error(s, j, "in \\u hexadecimal character escape", True) from None
-        if msg.startswith("Invalid \\escape"):
-            # Python points at the backslash, Go at the character after it
-            raise _go_error(s, pos + 1, "in string escape code") from None
-        raise _value_error(s, pos) from None
-    while end < n and s[end] in _WS:
-        end += 1
-    if end != n:
-        raise _number_tail_error(s, end) or _go_error(s, end, "after top-level value")
-    return value
-
-
-def _find_token(s: str, token: str) -> int:
-    """Where a NaN/Infinity the C scanner accepted first appears outside a string."""
-    for i, _ in _outside_strings(s):
-        if s.startswith(token, i):
-            return i
-    return 0
-
-
-def _in_object(s: str, pos: int) -> bool:
-    """Whether the innermost container open at pos is an object (strings skipped properly)."""
-    stack: list[str] = []
-    for _, ch in _outside_strings(s[:pos]):
-        if ch in "[{":
-            stack.append(ch)
-        elif ch in "]}" and stack:
-            stack.pop()
-    return bool(stack) and stack[-1] == "{"
+    if st == _END_TOP:  # Go accepts it (a bug in _parse if it did not)
+        raise AssertionError(f"gojson: the parser refused JSON that Go's scanner accepts: {s[:200]!r}")
+    return JSONSyntaxError("unexpected end of JSON input")
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
 
-_encode_str = _json.encode_basestring  # type: ignore[attr-defined]
+# Go's string escapes: HTML-significant characters and the JS line separators as \u escapes,
+# \b and \f as \u0008 and \u000c, other controls as lowercase \u00XX.
+_ESCAPE_TABLE = {c: f"\\u{c:04x}" for c in (*range(0x20), 0x3C, 0x3E, 0x26, 0x2028, 0x2029)}
+_ESCAPE_TABLE.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 
 
 def _go_str(s: str) -> str:
-    out = _encode_str(s)
-    # Go escapes HTML-significant characters and the JS line separators; \b and \f as \u00XX.
-    if "<" in out or ">" in out or "&" in out:
-        out = out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    if "\u2028" in out or "\u2029" in out:
-        out = out.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    if "\\b" in out or "\\f" in out:
-        out = _fix_bf(out)
+    out = s.translate(_ESCAPE_TABLE)
     if not out.isascii():
         try:
             out.encode("utf-8")
         except UnicodeEncodeError:
             out = _fix_surrogates(out)
-    return out
+    return '"' + out + '"'
 
 
 def _fix_surrogates(out: str) -> str:
@@ -355,20 +567,6 @@ def _fix_surrogates(out: str) -> str:
     # became U+FFFD when Go decoded it.
     return "".join(("\\ufffd" if "\udc80" <= c <= "\udcff" else "\ufffd") if "\ud800" <= c <= "\udfff" else c
                    for c in out)
-
-
-def _fix_bf(out: str) -> str:
-    res, i = [], 0
-    while i < len(out):
-        c = out[i]
-        if c == "\\" and i + 1 < len(out):
-            nxt = out[i + 1]
-            res.append("\\u0008" if nxt == "b" else "\\u000c" if nxt == "f" else c + nxt)
-            i += 2
-            continue
-        res.append(c)
-        i += 1
-    return "".join(res)
 
 
 def _scalar(v: Any) -> str:
