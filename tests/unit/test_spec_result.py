@@ -345,3 +345,13 @@ def test_route_and_dns_from_config() -> None:
     dns = decode_struct({"nameservers": [], "domain": "d", "search": ["s"]}, R.DNS)
     assert R.dns_from_config(dns) == {"domain": "d", "search": ["s"]}
     assert R.dns_from_config(None) == {}
+
+
+@pytest.mark.parametrize("key", ["interfaces", "ips"])
+def test_a_null_interface_or_ip_is_a_clean_error(key):
+    # Go decodes null into a nil pointer and the reference then panics (static CHECK, 0.4.0 and 1.0.0 ips);
+    # pycni refuses it while parsing, with the index.
+    obj = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0"}], "ips": [{"address": "10.0.0.2/24"}]}
+    obj[key] = [obj[key][0], None]
+    with pytest.raises(R.ResultError, match=rf"^{key}\[1\] is null$"):
+        R.parse(obj, "1.0.0")

@@ -201,6 +201,10 @@ def parse(obj: Any, version: str) -> Result:
         out["dns"] = _dns_out(d.get("dns"))
         return out
     ifaces = d.get("interfaces") or []
+    for key, items in (("interfaces", ifaces), ("ips", d.get("ips") or ())):
+        if None in items:
+            # Go keeps a nil pointer here and the reference panics on it later: refuse it up front.
+            raise ResultError(f"{key}[{items.index(None)}] is null")
     if ifaces:
         out["interfaces"] = [_iface_out(i) for i in ifaces]
     if d.get("ips"):

@@ -131,25 +131,23 @@ def _kind(v: Any) -> str:
 
 
 def _loads_pairs(stdin: bytes) -> Any:
-    import _json
+    """stdin with every object as a _PairsList of its (key, value) pairs, repeated keys kept."""
+    from pycni.spec import gojson
 
-    class _Ctx:
-        strict = True
-        object_hook = None
-        object_pairs_hook = _PairsList
-        parse_float = float
-        parse_int = int
-        parse_constant = None
-        memo: dict[str, str] = {}
-
-    s = stdin.decode("utf-8", "replace")
-    i = 0
-    while i < len(s) and s[i] in " \t\r\n":
-        i += 1
     try:
-        return _json.make_scanner(_Ctx())(s, i)[0]
-    except Exception:  # already validated by skel; nothing to check on odd input
+        value = gojson.loads(stdin)
+    except gojson.JSONSyntaxError:  # already validated by skel; nothing to check on odd input
         return None
+    return _as_pairs(value)
+
+
+def _as_pairs(v: Any) -> Any:
+    if isinstance(v, dict):
+        items = getattr(v, "pairs", None) or v.items()  # gojson.DupKeys keeps repeated keys in .pairs
+        return _PairsList((k, _as_pairs(x)) for k, x in items)
+    if isinstance(v, list):
+        return [_as_pairs(x) for x in v]
+    return v
 
 
 def load_conf(args: CmdArgs) -> TuningConf:
