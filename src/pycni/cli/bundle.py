@@ -43,9 +43,10 @@ import ast
 import marshal
 import os
 import sys
-import tempfile
 import types
 from importlib.util import MAGIC_NUMBER
+
+from pycni.atomicfile import write_atomic
 
 BUNDLE_DIR = ".pycni"
 SUFFIX = ".bundle"
@@ -233,31 +234,13 @@ def read_bundle(data: bytes) -> dict[str, tuple[bool, str, int, int, bytes]]:
     return {name: (p, f, t, n, data[base + o:base + o + k]) for name, (p, f, t, n, o, k) in modules.items()}
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write a file so readers see the old content or the new one, never a part: write, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)  # exactly `mode`, whatever the umask
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_bundles(directory: str, plugins: dict[str, str], root: str) -> list[str]:
     """Build and write DIR/.pycni/<plugin>.bundle for each plugin name -> module."""
     os.makedirs(os.path.join(directory, BUNDLE_DIR), exist_ok=True)
     written = []
     for name, module in plugins.items():
         path = bundle_path(directory, name)
-        write_atomic(path, build_bundle(module, root))
+        write_atomic(path, build_bundle(module, root), 0o644)
         written.append(path)
     return written
 

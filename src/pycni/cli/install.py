@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 
-from pycni.cli.bundle import bundle_path, write_atomic
+from pycni.atomicfile import write_atomic
+from pycni.cli.bundle import bundle_path
 from pycni.invoke import LAUNCHER_MARK
 from pycni.plugins.registry import PLUGINS
 

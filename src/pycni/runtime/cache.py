@@ -88,33 +88,11 @@ def _mkdir_all(path: str, mode: int) -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` (0600) through a temporary file, fsync and rename."""
-    import tempfile
+    """Write `text` to `path` (0600, directories 0700) through a temporary file, fsync and rename."""
+    from pycni.atomicfile import write_atomic as replace_file
 
-    directory = os.path.dirname(path)
-    _mkdir_all(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".cache")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8", "surrogateescape"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    _mkdir_all(os.path.dirname(path), 0o700)
+    replace_file(path, text.encode("utf-8", "surrogateescape"), 0o600)
 
 
 def remove(path: str) -> None:
