@@ -160,25 +160,8 @@ def go_join(*parts: str) -> str:
     return clean_path("/".join(kept)) if kept else ""
 
 
-def _makedirs(path: str, mode: int) -> None:
-    """mkdir -p without `os`; an existing entry is accepted (opening beneath it reports a non-directory)."""
-    try:
-        posix.mkdir(path, mode)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        parent = path.rstrip("/").rpartition("/")[0]
-        if not parent:
-            raise
-        _makedirs(parent, mode)
-        try:
-            posix.mkdir(path, mode)
-        except FileExistsError:
-            pass
-
-
-def mkdir_all(path: str, mode: int) -> None:
-    """os.MkdirAll with Go's error text (`mkdir <the failing path>: <errno>`)."""
+def _mkdir_all(path: str, mode: int) -> None:
+    """Go's os.MkdirAll without `os`: an OSError names (in .filename) the path that failed."""
     try:
         st = posix.stat(path)
     except OSError:
@@ -186,7 +169,7 @@ def mkdir_all(path: str, mode: int) -> None:
     if st is not None:
         if (st.st_mode & 0o170000) == 0o040000:
             return
-        raise go_path_error("mkdir", path, errno.ENOTDIR)
+        raise NotADirectoryError(errno.ENOTDIR, posix.strerror(errno.ENOTDIR), path)
     i = len(path)
     while i > 0 and path[i - 1] == "/":
         i -= 1
@@ -194,16 +177,24 @@ def mkdir_all(path: str, mode: int) -> None:
     while j > 0 and path[j - 1] != "/":
         j -= 1
     if j > 1:
-        mkdir_all(path[: j - 1] or "/", mode)
+        _mkdir_all(path[: j - 1] or "/", mode)
     try:
         posix.mkdir(path, mode)
-    except OSError as exc:
+    except OSError:
         try:
             if (posix.lstat(path).st_mode & 0o170000) == 0o040000:
                 return
         except OSError:
             pass
-        raise go_path_error("mkdir", path, exc) from None
+        raise
+
+
+def mkdir_all(path: str, mode: int) -> None:
+    """os.MkdirAll with Go's error text (`mkdir <the failing path>: <errno>`)."""
+    try:
+        _mkdir_all(path, mode)
+    except OSError as exc:
+        raise go_path_error("mkdir", exc.filename or path, exc) from None
 
 
 def scan_dir(root: str, cleanup: bool = False) -> list[tuple[str, str]]:
@@ -439,7 +430,7 @@ class Store:
         if KILL_AT:
             kill_point(f"{self.phase}:rebuild-scanned")
         try:
-            _makedirs(self.index_dir + "/tmp", 0o700)
+            _mkdir_all(self.index_dir + "/tmp", 0o700)
             self._stage = self.index_dir + "/tmp"
             self._clean_stage()
             self._swap_in_buckets()
@@ -591,7 +582,7 @@ class Store:
             if self._stage == self.dir:
                 raise
             try:
-                _makedirs(self._stage, 0o700)  # someone removed the index under us
+                _mkdir_all(self._stage, 0o700)  # someone removed the index under us
             except OSError:
                 self._stage = self.dir  # stage beside the files instead
                 return self._stage_file(data, mode, sync)
@@ -749,7 +740,7 @@ class Store:
                 try:
                     fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
                 except FileNotFoundError:
-                    _makedirs(kdir, 0o700)
+                    _mkdir_all(kdir, 0o700)
                     fd = posix.open(path, posix.O_WRONLY | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
                 try:
                     posix.write(fd, data)
