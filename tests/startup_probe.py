@@ -10,9 +10,11 @@ import sys
 root, module = sys.argv[1], sys.argv[2]
 sys.path.insert(0, root)
 before = set(sys.modules)
-plugin = __import__(module, fromlist=["main"])
+plugin = __import__(module, fromlist=["PLUGIN"])
+from pycni.skel import main  # noqa: E402 - after the plugin, as the launcher does
+
 try:
-    plugin.main()
+    main(plugin.PLUGIN)
 except SystemExit:
     pass
 sys.stderr.write("\nPYCNI-MODULES " + " ".join(sorted(set(sys.modules) - before)) + "\n")

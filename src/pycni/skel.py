@@ -12,6 +12,7 @@ from __future__ import annotations
 import posix  # built in and already loaded: `os` would cost a millisecond of start-up
 import sys
 
+from pycni import __version__
 from pycni.spec import errors as E
 from pycni.spec.errors import CNIError
 from pycni.spec.version import ALL, VersionError, at_least, go_quote, go_quote_list
@@ -24,31 +25,46 @@ if TYPE_CHECKING:
 
 
 class Plugin:
-    """What a plugin module exports: its name, supported versions and command handlers."""
+    """A plugin's declaration: its name, versions, and where its command handlers live.
 
-    __slots__ = ("name", "about", "versions", "add", "delete", "check", "gc", "status")
+    `impl` names the implementation module (imported only once a command needs it, so VERSION
+    stays cheap) or is an object with the handlers. Handlers are `cmd_add`, `cmd_del` and, when
+    the plugin has them, `cmd_check`, `cmd_gc`, `cmd_status`. A module without `cmd_gc` /
+    `cmd_status` gets the default: forward the call to the config's IPAM plugin, if any (what
+    upstream's interface plugins do; the config is decoded by the module's `load_conf` when it
+    has one). A module that sets them to None does nothing for them.
+    `commands` maps an argv[1] word to "module:function" for plugins with a second role
+    (`dhcp daemon`).
+    """
 
-    def __init__(
-        self,
-        name: str,
-        add: Handler,
-        delete: Handler,
-        check: Handler | None = None,
-        gc: Handler | None = None,
-        status: Handler | None = None,
-        versions: tuple[str, ...] = ALL,
-        about: str = "",
-    ) -> None:
+    __slots__ = ("name", "about", "versions", "commands", "_impl", "_module")
+
+    def __init__(self, name: str, impl: str | object, versions: tuple[str, ...] = ALL, about: str = "",
+                 commands: dict[str, str] | None = None) -> None:
         self.name = name
-        self.add = add
-        self.delete = delete
-        self.check = check
-        self.gc = gc
-        self.status = status
         self.versions = versions
-        from pycni import __version__
-
         self.about = about or f"CNI {name} plugin pycni {__version__}"
+        self.commands = commands or {}
+        self._impl = impl
+        self._module: Any = None
+
+    def handler(self, cmd: str) -> Handler | None:
+        """The handler for CNI command `cmd` (ADD, DEL, CHECK, GC, STATUS), or None."""
+        mod = self._module
+        if mod is None:
+            mod = self._module = __import__(self._impl, fromlist=["_"]) if isinstance(self._impl, str) else self._impl
+        attr = _HANDLERS[cmd]
+        if hasattr(mod, attr):
+            return getattr(mod, attr)  # type: ignore[no-any-return]
+        if cmd in ("GC", "STATUS"):
+            # By name, as the implementation: only GC/STATUS of a forwarding plugin pay for it
+            # (the bundle builder adds it to the plugins that need it).
+            forward = __import__("pycni.plugins.shared.forward", fromlist=["_"])
+            return forward.default_handler(cmd, mod)  # type: ignore[no-any-return]
+        return None
+
+
+_HANDLERS = {"ADD": "cmd_add", "DEL": "cmd_del", "CHECK": "cmd_check", "GC": "cmd_gc", "STATUS": "cmd_status"}
 
 
 class CmdArgs:
@@ -243,7 +259,7 @@ def _run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], byt
 
     if cmd == "ADD":
         cfg = _reconcile(conf, plugin.versions)
-        result = _call(plugin.add, args)
+        result = _call(plugin.handler("ADD"), args)
         out = None
         if result is not None:
             from pycni.spec.result import ResultError, convert
@@ -257,7 +273,7 @@ def _run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], byt
         return outcome
     if cmd == "DEL":
         _reconcile(conf, plugin.versions)
-        _call(plugin.delete, args)
+        _call(plugin.handler("DEL"), args)
         outcome = Outcome()
         _netns_check(values, env, same_netns, outcome)
         return outcome
@@ -265,7 +281,7 @@ def _run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], byt
         minimum = "0.4.0" if cmd == "CHECK" else "1.1.0"
         _version_gate(conf, minimum, cmd, plugin.versions)
         _reconcile(conf, plugin.versions)
-        handler = {"CHECK": plugin.check, "GC": plugin.gc, "STATUS": plugin.status}[cmd]
+        handler = plugin.handler(cmd)
         if handler is not None:
             _call(handler, args)
         return Outcome()
@@ -336,6 +352,9 @@ def environ() -> dict[str, str]:
 
 def main(plugin: Plugin) -> None:
     """Entry point of a plugin executable."""
+    if len(sys.argv) > 1 and sys.argv[1] in plugin.commands:
+        module, _, func = plugin.commands[sys.argv[1]].partition(":")
+        sys.exit(getattr(__import__(module, fromlist=["_"]), func)(sys.argv[2:]))
     try:
         outcome = run(plugin, environ(), _read_stdin, _same_netns)
         text = outcome.stdout()

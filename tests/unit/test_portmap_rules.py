@@ -469,4 +469,4 @@ def test_nftables_backend_through_the_plugin(spy: Spy, fake: FakeNetfilter) -> N
 
 def test_version_support() -> None:
     assert portmap.PLUGIN.versions == ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
-    assert portmap.PLUGIN.gc is None and portmap.PLUGIN.status is None
+    assert portmap.PLUGIN.handler("GC") is None and portmap.PLUGIN.handler("STATUS") is None

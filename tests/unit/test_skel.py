@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,9 +37,9 @@ class Recorder:
                 return self.result if name == "add" else None
             return f
 
-        self.plugin = skel.Plugin("rec", add=handler("add"), delete=handler("del"), check=handler("check"),
-                                  gc=handler("gc") if gc else None, status=handler("status") if status else None,
-                                  versions=versions)
+        impl = SimpleNamespace(cmd_add=handler("add"), cmd_del=handler("del"), cmd_check=handler("check"),
+                               cmd_gc=handler("gc") if gc else None, cmd_status=handler("status") if status else None)
+        self.plugin = skel.Plugin("rec", impl=impl, versions=versions)
 
 
 def call(env: dict, stdin: bytes = CONF, rec: Recorder | None = None, same_netns=None) -> skel.Outcome:  # noqa: ANN001

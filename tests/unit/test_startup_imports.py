@@ -24,7 +24,7 @@ CORE = {
 }
 STATIC = CORE | {"pycni.plugins.ipam", "pycni.plugins.ipam.static"}
 STATIC_ADD = STATIC | {
-    "pycni.plugins.ipam.static_config", "pycni.spec.args", "pycni.spec.godecode", "pycni.spec.gojson",
+    "pycni.plugins.ipam.static.plugin", "pycni.plugins.ipam.static.config", "pycni.spec.netconf", "pycni.spec.args", "pycni.spec.godecode", "pycni.spec.gojson",
     "pycni.spec.ipnet", "pycni.spec.result",
 }
 HEAVY = {"json", "re", "typing", "socket", "enum", "subprocess", "ipaddress", "dataclasses", "importlib",

@@ -120,6 +120,37 @@ def _ipam_plugin_modules() -> list[str]:
     return [m for m in PLUGINS.values() if m.startswith("pycni.plugins.ipam.")]
 
 
+def _dynamic_imports(name: str, where: tuple[str, bool], tree: ast.Module) -> list[str]:
+    """Modules loaded by name at run time: a plugin package's implementation modules (skel imports
+    them once a command needs them), and skel's default GC/STATUS forwarder for an implementation
+    that does not define both handlers."""
+    out: list[str] = []
+    defined = _top_level_names(tree)
+    if "cmd_add" in defined and not {"cmd_gc", "cmd_status"} <= defined:
+        out.append("pycni.plugins.shared.forward")
+    parts = name.split(".")
+    if where[1] and len(parts) == 4 and parts[:2] == ["pycni", "plugins"] and parts[2] in PLUGIN_KINDS:
+        folder = os.path.dirname(where[0])
+        out.extend(f"{name}.{f[:-3]}" for f in sorted(os.listdir(folder))
+                   if f.endswith(".py") and f != "__init__.py" and f[:-3].isidentifier())
+    return out
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+PLUGIN_KINDS = ("ipam", "main", "meta")
+
+
 def module_set(module: str, root: str) -> dict[str, tuple[str, bool]]:
     """`module` and every pycni module statically reachable from it, with all parent packages.
 
@@ -150,6 +181,7 @@ def module_set(module: str, root: str) -> dict[str, tuple[str, bool]]:
             with open(where[0], "rb") as f:
                 tree = ast.parse(f.read(), where[0])
             todo.extend(n for n in imported_names(tree, name, where[1]) if n.split(".")[0] == "pycni")
+            todo.extend(_dynamic_imports(name, where, tree))
     return dict(sorted(found.items()))
 
 

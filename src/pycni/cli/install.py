@@ -64,9 +64,10 @@ def launcher_text(module: str, python: str | None = None, root: str | None = Non
         "import sys\n"
         f"sys.path.insert(0, {root!r})\n"
         + (_BUNDLE_LOADER.format(path=bundle) if bundle else "")
-        + f"from {module} import main\n"
+        + f"from {module} import PLUGIN\n"
+        "from pycni.skel import main\n"
         "try:\n"
-        "    main()\n"
+        "    main(PLUGIN)\n"
         "except SystemExit as done:\n"
         "    # Output is complete: flush it and skip interpreter teardown (~1.5 ms of a ~10 ms exec).\n"
         "    for stream in (sys.stdout, sys.stderr):\n"

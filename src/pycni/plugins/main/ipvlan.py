@@ -146,14 +146,5 @@ def cmd_gc(args: CmdArgs) -> None:
     forward("GC", ipam_type(decode(args)), args)
 
 
-PLUGIN = Plugin("ipvlan", add=cmd_add, delete=cmd_del, check=cmd_check, gc=cmd_gc, status=cmd_status)
+PLUGIN = Plugin("ipvlan", impl=__name__)  # transitional: moves into a package
 
-
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

@@ -85,14 +85,7 @@ def cmd_check(args: CmdArgs) -> None:
             raise ValueError("loopback interface is down")
 
 
-PLUGIN = Plugin("loopback", add=cmd_add, delete=cmd_del, check=cmd_check)
+cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
 
+PLUGIN = Plugin("loopback", impl=__name__)  # transitional: moves into a package
 
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

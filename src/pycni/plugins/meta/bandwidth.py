@@ -484,14 +484,7 @@ def cmd_check(args: CmdArgs) -> None:
             raise ValueError(f"Failed to find the ingress filter redirecting {dev.name} to {name}")
 
 
-PLUGIN = Plugin("bandwidth", add=cmd_add, delete=cmd_del, check=cmd_check, versions=ALL[ALL.index("0.3.0"):])
+cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
 
+PLUGIN = Plugin("bandwidth", impl=__name__, versions=ALL[ALL.index("0.3.0"):])  # transitional: moves into a package
 
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

@@ -410,14 +410,7 @@ def cmd_check(args: CmdArgs) -> None:
     return None
 
 
-PLUGIN = Plugin("sbr", add=cmd_add, delete=cmd_del, check=cmd_check)
+cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
 
+PLUGIN = Plugin("sbr", impl=__name__)  # transitional: moves into a package
 
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

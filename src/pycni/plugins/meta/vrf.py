@@ -329,14 +329,7 @@ def cmd_check(args: CmdArgs) -> None:
         raise ValueError(str(exc)) from None
 
 
-PLUGIN = Plugin("vrf", add=cmd_add, delete=cmd_del, check=cmd_check, versions=ALL[ALL.index("0.3.1"):])
+cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
 
+PLUGIN = Plugin("vrf", impl=__name__, versions=ALL[ALL.index("0.3.1"):])  # transitional: moves into a package
 
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

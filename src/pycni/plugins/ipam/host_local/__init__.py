@@ -180,14 +180,5 @@ def cmd_status(args: CmdArgs) -> None:
                            f"{used} of {capacity} allocated")
 
 
-PLUGIN = Plugin("host-local", add=cmd_add, delete=cmd_del, check=cmd_check, gc=cmd_gc, status=cmd_status)
+PLUGIN = Plugin("host-local", impl=__name__)  # transitional: moves into a package
 
-
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

@@ -112,15 +112,7 @@ def cmd_check(args: CmdArgs) -> None:
         backend.close()
 
 
-PLUGIN = Plugin("firewall", add=cmd_add, delete=cmd_del, check=cmd_check,
-                versions=("0.4.0", "1.0.0", "1.1.0"))
+cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
 
+PLUGIN = Plugin("firewall", impl=__name__, versions=("0.4.0", "1.0.0", "1.1.0"))  # transitional: moves into a package
 
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,6 @@
 """`static` IPAM's configuration: Go-shaped decoding and upstream's LoadIPAMConfig, step for step.
 
-Split from the plugin module so that VERSION (and any command that fails before reading the
-config) does not pay for importing the decoders. Pure: no I/O.
+Pure: no I/O.
 """
 
 from __future__ import annotations

@@ -1,27 +1,26 @@
-"""`static` IPAM: hands out exactly the addresses, routes and DNS it is configured with.
+"""`static` IPAM, the implementation: the addresses, routes and DNS of the config, as upstream HEAD.
 
-Behaviour for behaviour as upstream HEAD (plugins/ipam/static): addresses from the config, then
-CNI_ARGS IP/GATEWAY appended, replaced by args.cni.ips, replaced by runtimeConfig.ips; routes
-passed through verbatim and in order, so several routes to one destination (ECMP) survive.
-No state: DEL, GC and STATUS succeed without doing anything.
+Addresses from the config, then CNI_ARGS IP/GATEWAY appended, replaced by args.cni.ips, replaced
+by runtimeConfig.ips (config.py); routes passed through verbatim and in order, so several routes
+to one destination (ECMP) survive. No state: DEL, GC and STATUS succeed without doing anything.
 """
 
 from __future__ import annotations
 
-from pycni.skel import CmdArgs, Plugin
+from pycni.skel import CmdArgs
+from pycni.spec import ipnet
+from pycni.spec import result as R
+from pycni.spec.godecode import DecodeError
+from pycni.spec.netconf import load_netconf, parse_prev_result
+
+from .config import load_ipam_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# Handlers import what they need when they run: VERSION must not pay for the decoders.
-
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.ipam.static_config import load_ipam_config
-    from pycni.spec import ipnet
-    from pycni.spec import result as R
-
     ipam, addresses, _ = load_ipam_config(args.conf, args.args)
     ips = []
     for a in addresses:
@@ -36,12 +35,6 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
 
 
 def cmd_check(args: CmdArgs) -> None:
-    from pycni.plugins.ipam.static_config import load_ipam_config
-    from pycni.spec import ipnet
-    from pycni.spec import result as R
-    from pycni.spec.godecode import DecodeError
-    from pycni.spec.netconf import load_netconf, parse_prev_result
-
     _, addresses, _ = load_ipam_config(args.conf, args.args)
     try:
         n = load_netconf(args.conf)
@@ -69,18 +62,9 @@ def cmd_del(args: CmdArgs) -> None:
     """Nothing to release: static allocates nothing."""
 
 
-def cmd_noop(args: CmdArgs) -> None:
-    """GC and STATUS: no state to collect, always able to serve ADD."""
+def cmd_gc(args: CmdArgs) -> None:
+    """No state to collect."""
 
 
-PLUGIN = Plugin("static", add=cmd_add, delete=cmd_del, check=cmd_check, gc=cmd_noop, status=cmd_noop)
-
-
-def main() -> None:
-    from pycni.skel import main as skel_main
-
-    skel_main(PLUGIN)
-
-
-if __name__ == "__main__":
-    main()
+def cmd_status(args: CmdArgs) -> None:
+    """Always able to serve ADD."""
