@@ -13,6 +13,8 @@ import sys as _sys
 
 from pycni.netlink import codec as c
 
+from pycni.gofmt import errno_text, sprintf
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
@@ -22,19 +24,13 @@ _RECV_SIZE = 1 << 17
 _TIMEOUT = 30.0
 
 
-def strerror(err: int) -> str:
-    """Go's syscall.Errno text: the C message with a lower-case first letter ("file exists")."""
-    text = os.strerror(err)
-    if len(text) > 1 and not text[1].isupper():
-        text = text[0].lower() + text[1:]
-    return text
 
 
 class NetlinkError(OSError):
     """A kernel netlink error. str() is Go-like ("file exists"); `ext_ack` holds the kernel's extra text."""
 
     def __init__(self, err: int, message: str | None = None, ext_ack: str | None = None) -> None:
-        super().__init__(err, message if message is not None else strerror(err))
+        super().__init__(err, message if message is not None else errno_text(err))
         self.ext_ack = ext_ack
 
     @property
@@ -43,6 +39,24 @@ class NetlinkError(OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class wrap:  # noqa: N801 - used as a `with` statement, like a function
+    """`with wrap("failed to lookup %q", name):` turns a kernel error into upstream's plugin error,
+    ValueError("<template with args>: <kernel text>") (code 999 at skel), as Go's fmt.Errorf("...: %v")."""
+
+    __slots__ = ("template", "args")
+
+    def __init__(self, template: str, *args: object) -> None:
+        self.template = template
+        self.args = args
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, NetlinkError):
+            raise ValueError(f"{sprintf(self.template, *self.args)}: {exc}") from None
 
 
 class ExistsError(NetlinkError):

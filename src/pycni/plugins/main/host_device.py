@@ -80,7 +80,7 @@ def load_conf(args: CmdArgs) -> dict[str, Any]:
 
 
 def _path_error(exc: OSError) -> str:
-    from pycni.netlink.socket import strerror
+    from pycni.gofmt import errno_text as strerror
 
     return f"lstat {exc.filename}: {strerror(exc.errno or 0)}" if exc.filename else strerror(exc.errno or 0)
 
@@ -89,7 +89,7 @@ def _link_from_path(path: str) -> Any:
     import os
 
     from pycni.linux.link import link_by_name
-    from pycni.netlink.socket import strerror
+    from pycni.gofmt import errno_text as strerror
 
     try:
         entries = sorted(os.listdir(path))
@@ -156,7 +156,7 @@ def _temp_ns() -> int:
     try:
         return temp_netns()
     except OSError as exc:
-        from pycni.netlink.socket import strerror
+        from pycni.gofmt import errno_text as strerror
 
         raise ValueError(f"failed to create tempNS: {strerror(exc.errno or 0)}") from None
 

@@ -58,7 +58,7 @@ def _set_exec_label(label: str) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        from pycni.netlink.socket import strerror
+        from pycni.gofmt import errno_text as strerror
 
         op = "open" if exc.filename else "write"
         raise ValueError(f"failed set socket label: {op} {EXEC_ATTR}: {strerror(exc.errno or 0)}") from None

@@ -341,7 +341,7 @@ class _Locked:
         import os
 
         from pycni.netlink.netns import NetNSError, check_netns_path, netns
-        from pycni.netlink.socket import strerror
+        from pycni.gofmt import errno_text as strerror
 
         try:
             check_netns_path(self.path)

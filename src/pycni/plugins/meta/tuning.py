@@ -226,7 +226,7 @@ def _go_quote(s: str) -> str:
 
 
 def _strerror(exc: OSError) -> str:
-    from pycni.netlink.socket import strerror
+    from pycni.gofmt import errno_text as strerror
 
     return strerror(exc.errno or 0)
 
