@@ -31,8 +31,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeNetfilter:
     from pycni.linux import netfilter as nf
 
     f = FakeNetfilter()
-    monkeypatch.setattr(nf.subprocess, "run", f.run)
-    monkeypatch.setattr(nf.shutil, "which", f.which)
+    monkeypatch.setattr(nf.spawn, "run", f.run)
+    monkeypatch.setattr(nf.spawn, "lookpath", f.which)
     return f
 
 
@@ -45,6 +45,6 @@ def no_real_netfilter(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*a: object, **k: object) -> None:
         raise AssertionError(f"a unit test tried to run {a[:1]!r} for real")
 
-    monkeypatch.setattr(netfilter.subprocess, "run", refuse)
+    monkeypatch.setattr(netfilter.spawn, "run", refuse)
     monkeypatch.setattr(netfilter, "delete_conntrack_dst_port", refuse)
     monkeypatch.setattr(netfilter, "routable_host_ifname", lambda ip: "")

@@ -5,9 +5,12 @@ ever runs a real iptables or nft, even as root.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import subprocess
+import shlex
+
+from pycni.linux.spawn import Completed
 
 BUILTIN_CHAINS = {"nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"], "filter": ["INPUT", "FORWARD", "OUTPUT"]}
 TARGETS = {"ACCEPT", "DROP", "RETURN", "MARK", "MASQUERADE", "DNAT", "SNAT"}
@@ -41,20 +44,45 @@ class FakeXtables:
     def ops(self, prog: str | None = None) -> list[list[str]]:
         return [a for p, a in self.calls if prog is None or p == prog]
 
-    def __call__(self, argv: list[str], **kw: object) -> subprocess.CompletedProcess:
+    def restore(self, argv: list[str], stdin: str) -> Completed:
+        """iptables-restore -w --noflush: every line applied, or (on the first failure) none."""
         prog = os.path.basename(argv[0])
+        assert argv[1:] == ["-w", "--noflush"], argv
+        lines = stdin.splitlines()
+        assert lines[0].startswith("*") and lines[-1] == "COMMIT", stdin
+        self.calls.append((prog, ["<restore>", *lines]))
+        saved = copy.deepcopy(self.tables)
+        for n, line in enumerate(lines[1:-1], start=2):
+            argv1 = [prog.removesuffix("-restore"), "-t", lines[0][1:], *shlex.split(line), "--wait"]
+            p = self(argv1, record=False)
+            if p.status != 0:
+                self.tables = saved
+                return Completed(argv, p.status, "", f"{prog}: line {n} failed: {p.stderr}")
+        return Completed(argv, 0, "", "")
+
+    def __call__(self, argv: list[str], stdin: str | None = None, record: bool = True, **kw: object) -> Completed:
+        prog = os.path.basename(argv[0])
+        if prog.endswith("-restore"):
+            return self.restore(argv, stdin or "")
         assert prog in ("iptables", "ip6tables"), argv
         assert argv[-1] == "--wait", argv
         args = list(argv[1:-1])
-        self.calls.append((prog, args))
+        if record:
+            self.calls.append((prog, args))
 
-        def out(rc: int = 0, stdout: str = "", stderr: str = "") -> subprocess.CompletedProcess:
-            return subprocess.CompletedProcess(argv, rc, stdout, stderr)
+        def out(rc: int = 0, stdout: str = "", stderr: str = "") -> Completed:
+            return Completed(argv, rc, stdout, stderr)
 
         for pred, rc, err in self.failures:
             if pred(prog, args):  # type: ignore[operator]
                 return out(rc, stderr=err)
         assert args[0] == "-t", args
+        if args[2:] == ["-S"]:  # the whole table
+            chains = self.chains(prog == "ip6tables", args[1])
+            lines = [f"-P {c} ACCEPT" for c in chains if c in BUILTIN_CHAINS[args[1]]]
+            lines += [f"-N {c}" for c in chains if c not in BUILTIN_CHAINS[args[1]]]
+            lines += ["-A " + c + " " + " ".join(_quote(t) for t in r) for c, rs in chains.items() for r in rs]
+            return out(0, "\n".join(lines) + "\n")
         table, op, chain, rest = args[1], args[2], args[3], args[4:]
         chains = self.chains(prog == "ip6tables", table)
         if op in ("-A", "-I", "-C") and "-j" in rest:
@@ -115,22 +143,22 @@ class FakeNft:
         self.chains: dict[tuple[str, str, str], list[tuple[int, str | None]]] = {}
         self.fail_script: str | None = None
 
-    def __call__(self, argv: list[str], input: str | None = None, **kw: object) -> subprocess.CompletedProcess:
+    def __call__(self, argv: list[str], input: str | None = None, **kw: object) -> Completed:
         assert os.path.basename(argv[0]) == "nft", argv
         args = argv[1:]
         self.calls.append(args)
         if args == ["-f", "-"] or args == ["--check", "-f", "-"]:
             if args[0] == "-f":
                 if self.fail_script is not None:
-                    return subprocess.CompletedProcess(argv, 1, "", self.fail_script)
+                    return Completed(argv, 1, "", self.fail_script)
                 self.scripts.append(input or "")
-            return subprocess.CompletedProcess(argv, 0, "", "")
+            return Completed(argv, 0, "", "")
         if args == ["--version"]:
-            return subprocess.CompletedProcess(argv, 0, "nftables v1.0.6 (Lester Gooch #5)\n", "")
+            return Completed(argv, 0, "nftables v1.0.6 (Lester Gooch #5)\n", "")
         if args[:3] == ["--json", "list", "chain"]:
             key = (args[3], args[4], args[5])
             if key not in self.chains:
-                return subprocess.CompletedProcess(argv, 1, "", "Error: No such file or directory\nlist chain ...\n")
+                return Completed(argv, 1, "", "Error: No such file or directory\nlist chain ...\n")
             items: list[dict] = [{"metainfo": {"json_schema_version": 1}},
                                  {"chain": {"family": key[0], "table": key[1], "name": key[2], "handle": 1}}]
             for h, c in self.chains[key]:
@@ -138,12 +166,12 @@ class FakeNft:
                 if c is not None:
                     rule["comment"] = c
                 items.append({"rule": rule})
-            return subprocess.CompletedProcess(argv, 0, json.dumps({"nftables": items}), "")
+            return Completed(argv, 0, json.dumps({"nftables": items}), "")
         raise AssertionError(f"unexpected nft call {args}")
 
 
 class FakeNetfilter:
-    """Both fakes behind one subprocess.run, plus a PATH that has them."""
+    """Both fakes behind one spawn.run, plus a PATH that has them."""
 
     def __init__(self) -> None:
         self.ipt = FakeXtables()
@@ -153,7 +181,7 @@ class FakeNetfilter:
     def which(self, prog: str) -> str | None:
         return None if prog in self.missing else f"/usr/sbin/{prog}"
 
-    def run(self, argv: list[str], **kw: object) -> subprocess.CompletedProcess:
+    def run(self, argv: list[str], stdin: str | None = None, env: object = None) -> Completed:
         if os.path.basename(argv[0]) == "nft":
-            return self.nft(argv, **kw)  # type: ignore[arg-type]
-        return self.ipt(argv, **kw)
+            return self.nft(argv, input=stdin)
+        return self.ipt(argv, stdin=stdin)

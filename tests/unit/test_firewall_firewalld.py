@@ -259,7 +259,7 @@ def test_no_firewalld_on_the_bus_means_iptables(tmp_path: object, monkeypatch: p
     try:
         from pycni.plugins.meta.firewall.iptables import IptablesBackend
 
-        monkeypatch.setattr("pycni.linux.netfilter.shutil.which", lambda p: f"/usr/sbin/{p}")
+        monkeypatch.setattr("pycni.linux.spawn.lookpath", lambda p, env=None: f"/usr/sbin/{p}")
         assert isinstance(firewall.get_backend({}), IptablesBackend)
         assert [m for m, _ in b.calls] == ["Hello", "GetNameOwner"]
     finally:

@@ -192,18 +192,18 @@ def test_bad_policy_touches_nothing(fake: FakeNetfilter) -> None:  # noqa: F811
 def test_policy_failure_removes_the_per_ip_rules(fake: FakeNetfilter) -> None:  # noqa: F811
     fake.ipt.fail_when(lambda p, a: a[2] == "-N" and a[3] == "CNI-ISOLATION-STAGE-1", 4, "iptables: no.\n")
     res, e = call("ADD", full(ingressPolicy="same-bridge"))
-    assert e == ("999: running [/usr/sbin/iptables -t filter -N CNI-ISOLATION-STAGE-1 --wait]: exit status 4: "
-                 "iptables: no.\n")
-    for v6 in (False, True):
-        assert fake.ipt.chains(v6, "filter")["CNI-FORWARD"] == [ADMIN_JUMP]
+    assert e == ("999: running [/usr/sbin/iptables-restore -w --noflush]: exit status 4: "
+                 "iptables-restore: line 8 failed: iptables: no.\n")
+    for v6 in (False, True):  # one transaction with the per-IP rules: nothing of this ADD is left
+        assert "CNI-FORWARD" not in fake.ipt.chains(v6, "filter")
 
 
 def test_add_error_cleans_its_rules(fake: FakeNetfilter) -> None:  # noqa: F811
     fake.ipt.fail_when(lambda p, a: a[2] == "-A" and a[4] == "-s" and a[5] == "10.88.7.2/32", 4, "iptables: no.\n")
     res, e = call("ADD", full())
-    assert e == ("999: running [/usr/sbin/iptables -t filter -A CNI-FORWARD -s 10.88.7.2/32 -j ACCEPT --wait]: "
-                 "exit status 4: iptables: no.\n")
-    assert fake.ipt.chains(False, "filter")["CNI-FORWARD"] == [ADMIN_JUMP]
+    assert e == ("999: running [/usr/sbin/iptables-restore -w --noflush]: "
+                 "exit status 4: iptables-restore: line 7 failed: iptables: no.\n")
+    assert "CNI-FORWARD" not in fake.ipt.chains(False, "filter")
 
 
 def test_del_with_bad_policy_removes_rules_then_fails(fake: FakeNetfilter) -> None:  # noqa: F811

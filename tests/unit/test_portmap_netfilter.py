@@ -4,12 +4,12 @@ fakenetfilter.py."""
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 from fakenetfilter import NO_CHAIN, FakeNetfilter
 
 from pycni.linux import netfilter as nf
+from pycni.linux.spawn import Completed
 
 
 def test_go_list_formats_like_go() -> None:
@@ -84,9 +84,9 @@ def test_supports_iptables_and_nftables(fake: FakeNetfilter) -> None:
 def test_supports_nftables_rejects_old_nft(fake: FakeNetfilter, monkeypatch: pytest.MonkeyPatch) -> None:
     real = fake.nft.__call__
 
-    def old(argv: list[str], **kw: object) -> subprocess.CompletedProcess:
+    def old(argv: list[str], **kw: object) -> Completed:
         if argv[1:] == ["--version"]:
-            return subprocess.CompletedProcess(argv, 0, "nftables v1.0.0 (Fearless Fosdick #3)\n", "")
+            return Completed(argv, 0, "nftables v1.0.0 (Fearless Fosdick #3)\n", "")
         return real(argv, **kw)
 
     monkeypatch.setattr(fake, "nft", old)

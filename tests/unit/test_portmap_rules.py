@@ -150,11 +150,15 @@ def test_forward_ports_builds_the_reference_state(fake: FakeNetfilter,  # noqa: 
     assert fake.ipt.tables.get((True, "nat")) is None  # v4 only
     # external mark chain: no SETMARK/MASQ chains at all
     fake2 = FakeNetfilter()
-    monkeypatch.setattr(nf.subprocess, "run", fake2.run)
+    monkeypatch.setattr(nf.spawn, "run", fake2.run)
     fake2.ipt.chains(True, "nat")["MARKIT"] = []  # the runtime's own chain
     I.forward_ports(pconf(externalSetMarkChain="MARKIT", markMasqBit=None), "fd00:88:7::2/64")
     assert "CNI-HOSTPORT-SETMARK" not in fake2.ipt.chains(True, "nat")
-    assert fake2.ipt.ops()[0][:4] == ["-t", "nat", "-S", "CNI-HOSTPORT-DNAT"]
+    assert fake2.ipt.ops() == [["-t", "nat", "-S"], ["<restore>", "*nat", "-N CNI-HOSTPORT-DNAT",
+                                "-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT",
+                                "-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT", f"-N {DN}"]
+                               + fake2.ipt.ops()[1][6:]]  # one read, one transaction
+    assert fake2.ipt.ops()[1][-1] == "COMMIT"
     assert fake2.ipt.rules(True, "nat", DN)[0][-2:] == ["-j", "MARKIT"]
 
 
@@ -163,8 +167,9 @@ def test_forward_ports_error_texts(fake: FakeNetfilter) -> None:  # noqa: F811
     with pytest.raises(nf.NetfilterError) as ei:
         I.forward_ports(pconf(), "10.88.7.2/24")
     # sic: upstream names the SETMARK chain when the MASQ chain fails
-    assert str(ei.value) == ("unable to create chain CNI-HOSTPORT-SETMARK: running [/usr/sbin/iptables -t nat -N "
-                             "CNI-HOSTPORT-MASQ --wait]: exit status 3: iptables: nope.\n")
+    assert str(ei.value) == ("unable to create chain CNI-HOSTPORT-SETMARK: running [/usr/sbin/iptables-restore -w "
+                             "--noflush]: exit status 3: iptables-restore: line 4 failed: iptables: nope.\n")
+    assert fake.ipt.chains(False, "nat") == {c: [] for c in ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")}
     fake.ipt.failures.clear()
     fake.ipt.fail_when(lambda p, a: a[2] == "-N" and a[3] == "CNI-HOSTPORT-DNAT", 3, "x\n")
     with pytest.raises(nf.NetfilterError, match="^failed to create top-level DNAT chain: "):
@@ -418,7 +423,8 @@ def test_add_older_result_version_is_answered_in_the_config_version(spy: Spy) ->
 def test_add_failure_removes_what_it_added(spy: Spy, fake: FakeNetfilter) -> None:  # noqa: F811
     fake.ipt.fail_when(lambda p, a: p == "ip6tables" and a[2] == "-N" and a[3] == DN, 3, "ip6tables: no.\n")
     res, e = call("ADD", full())
-    assert res is None and e.startswith("unable to setup DNAT: running [/usr/sbin/ip6tables -t nat -N " + DN)
+    assert res is None and e.startswith("unable to setup DNAT: running [/usr/sbin/ip6tables-restore -w --noflush]: "
+                                        "exit status 3: ip6tables-restore: line ")
     assert DN not in fake.ipt.chains(False, "nat")  # the v4 chain made by this ADD is gone again
 
 

@@ -373,32 +373,29 @@ class NftError(RuntimeError):
     pass
 
 
-def _nft_apply(cfg: dict[str, Any]) -> None:
-    import json
-    import subprocess
+def _nft(args: list[str], stdin: str | None = None) -> str:
+    from pycni.linux import spawn
 
     try:
-        proc = subprocess.run(["nft", "-j", "-f", "-"], input=json.dumps(cfg), capture_output=True, text=True,
-                              check=False, timeout=55)
-    except (OSError, subprocess.TimeoutExpired) as e:
+        proc = spawn.run(["nft", *args], stdin)
+    except OSError as e:
         raise NftError(str(e)) from None
-    if proc.returncode != 0:
-        raise NftError(f"failed to run nft: {proc.stderr.strip() or f'exit status {proc.returncode}'}")
+    if proc.status != 0:
+        raise NftError(f"failed to run nft: {proc.stderr.strip() or proc.status_text()}")
+    return proc.stdout
+
+
+def _nft_apply(cfg: dict[str, Any]) -> None:
+    import json  # lazy: macspoofchk only; gojson does not write
+
+    _nft(["-j", "-f", "-"], json.dumps(cfg))
 
 
 def _nft_prerouting_rules() -> list[dict[str, Any]]:
-    import json
-    import subprocess
+    from pycni.spec import gojson
 
-    try:
-        proc = subprocess.run(["nft", "-j", "list", "chain", "bridge", NAT_TABLE, PREROUTING], capture_output=True,
-                              text=True, check=False, timeout=55)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise NftError(str(e)) from None
-    if proc.returncode != 0:
-        raise NftError(f"failed to run nft: {proc.stderr.strip() or f'exit status {proc.returncode}'}")
     out = []
-    for item in json.loads(proc.stdout or "{}").get("nftables", []):
+    for item in gojson.loads(_nft(["-j", "list", "chain", "bridge", NAT_TABLE, PREROUTING]) or "{}").get("nftables", []):
         if isinstance(item, dict) and isinstance(item.get("rule"), dict):
             out.append(item["rule"])
     return out
@@ -406,11 +403,10 @@ def _nft_prerouting_rules() -> list[dict[str, Any]]:
 
 def spoofcheck_setup(iface: str, mac: str, ref_id: str) -> None:
     base, rules = spoof_setup_configs(iface, mac, ref_id)
-    for cfg in (base, rules):
-        try:
-            _nft_apply(cfg)
-        except NftError as e:
-            raise BridgeError(f"failed to setup spoof-check: {e}") from None
+    try:  # upstream's two transactions as one: the rules appear with their chains or not at all
+        _nft_apply({"nftables": base["nftables"] + rules["nftables"]})
+    except NftError as e:
+        raise BridgeError(f"failed to setup spoof-check: {e}") from None
 
 
 def spoofcheck_teardown(ref_id: str) -> None:
@@ -424,6 +420,12 @@ def spoofcheck_teardown(ref_id: str) -> None:
     except NftError as e:
         prerouting, rule_err = [], str(e)
     dels, chains = spoof_teardown_configs(ref_id, prerouting)
+    if dels is not None and rule_err is None:
+        try:  # one transaction when both parts succeed; else upstream's two, for its error texts
+            _nft_apply({"nftables": dels["nftables"] + chains["nftables"]})
+            return
+        except NftError:
+            pass
     if dels is not None:
         try:
             _nft_apply(dels)

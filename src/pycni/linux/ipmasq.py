@@ -2,22 +2,26 @@
 
 The same kernel objects as the reference (pkg/ip/ipmasq_*): with iptables a per-container nat
 chain `CNI-<hash>` reached from POSTROUTING; with nftables rules in `inet cni_plugins_masquerade`
-tagged by a comment carrying the network and instance hashes, so teardown and GC find them.
-Runs the iptables/nft commands (as the reference libraries do), in the current netns.
-Imported only when ipMasq is used: it needs subprocess.
+tagged by a comment carrying the network and instance hashes. Setup is one transaction per family
+(one iptables-restore, or one nft script). Teardown and GC find the objects by name and comment alone
+(both derive from the network name and container ID), so they need neither the netns nor the addresses.
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
-
+from pycni.gofmt import q
+from pycni.linux import netfilter as nf
+from pycni.linux import spawn
 from pycni.spec import ipnet
+
+try:
+    from _sha512 import sha512  # type: ignore[import-not-found]  # built in: hashlib would load OpenSSL
+except ImportError:  # pragma: no cover - Python 3.12+ keeps it in _sha2
+    from _sha2 import sha512  # type: ignore[import-not-found,no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable
+    from collections.abc import Iterable
 
 TABLE = "cni_plugins_masquerade"
 CHAIN = "masq_checks"
@@ -29,21 +33,15 @@ class IPMasqError(ValueError):
 
 
 def _hash(length: int, prefix: str, text: str) -> str:
-    return (prefix + hashlib.sha512(text.encode()).hexdigest())[:length]
+    return (prefix + sha512(text.encode()).hexdigest())[:length]
 
 
 def chain_name(network: str, container_id: str) -> str:
     return _hash(28, "CNI-", network + container_id)
 
 
-def _go_q(s: str) -> str:
-    from pycni.spec.version import go_quote
-
-    return go_quote(s)
-
-
 def iptables_comment(network: str, container_id: str) -> str:
-    return f"name: {_go_q(network)} id: {_go_q(container_id)}"
+    return f"name: {q(network)} id: {q(container_id)}"
 
 
 def network_hash(network: str) -> str:
@@ -62,95 +60,105 @@ def nft_comment(network: str, ifname: str, container_id: str) -> str:
     return c[:COMMENT_MAX]
 
 
-def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise IPMasqError(f"running {argv!r}: exit status {proc.returncode}: {proc.stderr.strip()}")
-    return proc
-
-
-def supports_iptables() -> bool:
-    if shutil.which("iptables") is None:
-        return False
-    return _run(["iptables", "--wait", "-t", "filter", "-S", "INPUT", "1"], check=False).returncode == 0
-
-
 def supports_nftables() -> bool:
-    return shutil.which("nft") is not None and _run(["nft", "list", "tables"], check=False).returncode == 0
+    return spawn.lookpath("nft") is not None and _nft_ok(["nft", "list", "tables"])
+
+
+def _nft_ok(argv: list[str]) -> bool:
+    try:
+        return spawn.run(argv).status == 0
+    except OSError:
+        return False
 
 
 # --- iptables ----------------------------------------------------------------------------------
 
 
-def _ipt(v6: bool) -> str:
-    return "ip6tables" if v6 else "iptables"
+def _families(cidrs: list[str]) -> dict[bool, list[tuple[ipnet.IP, int]]]:
+    """The CIDRs parsed, grouped by family (v6?), in order."""
+    out: dict[bool, list[tuple[ipnet.IP, int]]] = {}
+    for cidr in cidrs:
+        ip, plen = ipnet.parse_cidr(cidr)
+        out.setdefault(ip[0] == 6, []).append((ip, plen))
+    return out
 
 
-def _not_exist(stderr: str) -> bool:
-    s = stderr.lower()
-    return "does a matching rule exist" in s or "no chain/target/match" in s or "does not exist" in s \
-        or "no such file" in s
-
-
-def _iptables_setup_one(cidr: str, chain: str, comment: str) -> None:
-    (fam, v), plen = ipnet.parse_cidr(cidr)
-    v6 = fam == 6
-    ipt = _ipt(v6)
+def _iptables_setup(v6: bool, nets: list[tuple[ipnet.IP, int]], chain: str, comment: str,
+                    snap: nf.Snapshot | None = None) -> None:
     multicast = "ff00::/8" if v6 else "224.0.0.0/4"
-    chains = _run([ipt, "--wait", "-t", "nat", "-S"]).stdout
-    if f"-N {chain}\n" not in chains + "\n":
-        _run([ipt, "--wait", "-t", "nat", "-N", chain])
-    rules = [
-        (chain, ["-d", ipnet.cidr_str((fam, v), plen), "-j", "ACCEPT"]),
-        (chain, ["!", "-d", multicast, "-j", "MASQUERADE"]),
-        ("POSTROUTING", ["-s", ipnet.ip_str((fam, v)), "-j", chain]),
-    ]
-    for target, spec in rules:
-        full = spec + ["-m", "comment", "--comment", comment]
-        if _run([ipt, "--wait", "-t", "nat", "-C", target] + full, check=False).returncode != 0:
-            _run([ipt, "--wait", "-t", "nat", "-A", target] + full)
+    tag = ["-m", "comment", "--comment", comment]
+
+    def build(txn: nf.Txn) -> None:
+        txn.ensure_chain(chain)
+        for ip, plen in nets:
+            txn.append_unique(chain, ["-d", ipnet.cidr_str((ip[0], ipnet.network(ip, plen)), plen), "-j", "ACCEPT"] + tag)
+            txn.append_unique(chain, ["!", "-d", multicast, "-j", "MASQUERADE"] + tag)
+            txn.append_unique("POSTROUTING", ["-s", ipnet.ip_str(ip), "-j", chain] + tag)
+
+    try:
+        nf.IPTables(v6).transact("nat", build, snap=snap)
+    except nf.NetfilterError as exc:
+        raise IPMasqError(str(exc)) from None
 
 
-def _iptables_teardown_one(cidr: str, chain: str, comment: str) -> None:
-    (fam, v), plen = ipnet.parse_cidr(cidr)
-    ipt = _ipt(fam == 6)
-    for src in (ipnet.ip_str((fam, v)), ipnet.cidr_str((fam, v), plen)):
-        p = _run([ipt, "--wait", "-t", "nat", "-D", "POSTROUTING", "-s", src, "-j", chain,
-                  "-m", "comment", "--comment", comment], check=False)
-        if p.returncode != 0 and not _not_exist(p.stderr):
-            raise IPMasqError(p.stderr.strip())
-    for op in ("-F", "-X"):
-        p = _run([ipt, "--wait", "-t", "nat", op, chain], check=False)
-        if p.returncode != 0 and not _not_exist(p.stderr):
-            raise IPMasqError(p.stderr.strip())
+def _iptables_remove(ipt: nf.IPTables, chains: list[str]) -> None:
+    """Remove the chains and every rule jumping to them, in one transaction."""
+    def build(txn: nf.Txn) -> None:
+        for chain in chains:
+            txn.delete_chain(chain)
+
+    ipt.transact("nat", build)
+
+
+def _failed_write(exc: nf.NetfilterError) -> bool:
+    """The change itself failed (not the read of a family that may be unusable here)."""
+    return isinstance(exc, nf.IPTablesError) and exc.argv[0].endswith("-restore")
+
+
+def _own_chains(snap: nf.Snapshot, network: str) -> dict[str, str]:
+    """{chain: container ID} of this network's masquerade chains: the rule comment names the network and
+    the container, and the chain's name is the hash of both (so nothing else can match)."""
+    prefix = f"name: {q(network)} id: "
+    out: dict[str, str] = {}
+    for chain, rules in snap.chains.items():
+        if not chain.startswith("CNI-"):
+            continue
+        for r in rules:
+            for i in range(len(r) - 1):
+                if r[i] == "--comment" and r[i + 1].startswith(prefix):
+                    cid = _unquote(r[i + 1][len(prefix):])
+                    if cid is not None and chain_name(network, cid) == chain:
+                        out[chain] = cid
+    return out
+
+
+def _unquote(s: str) -> str | None:
+    """The inverse of gofmt.q for the plain strings container IDs are (None when it is not one)."""
+    if len(s) < 2 or s[0] != '"' or s[-1] != '"':
+        return None
+    return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
 # --- nftables ----------------------------------------------------------------------------------
 
 
 def _nft(script: str) -> None:
-    proc = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise IPMasqError(f"nft: {proc.stderr.strip()}")
+    try:
+        nf.nft_run(script)
+    except nf.NetfilterError as exc:
+        raise IPMasqError(f"nft: {str(exc).strip()}") from None
 
 
 def _nft_rules(prefix: str) -> list[tuple[int, str]]:
     """(handle, comment) of rules in the masq chain whose comment starts with prefix."""
-    proc = _run(["nft", "-j", "list", "chain", "inet", TABLE, CHAIN], check=False)
-    if proc.returncode != 0:
-        return []  # no table or chain yet: nothing to find
-    from pycni.spec import gojson
-
-    out = []
-    for item in gojson.loads(proc.stdout).get("nftables", []):
-        rule = item.get("rule") if isinstance(item, dict) else None
-        if rule and str(rule.get("comment", "")).startswith(prefix):
-            out.append((rule["handle"], rule["comment"]))
-    return out
+    try:
+        rules = nf.nft_list_rules("inet", TABLE, CHAIN)
+    except nf.NetfilterError:
+        return []  # no nft, no table or chain yet: nothing to find
+    return [(h, c) for h, c in rules if c is not None and c.startswith(prefix)]
 
 
-def _nft_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_nft_str = nf.nft_str
 
 
 def _nft_setup(cidrs: list[str], network: str, ifname: str, container_id: str) -> None:
@@ -185,29 +193,46 @@ def _nft_delete(handles: Iterable[int]) -> None:
 
 
 def setup(backend: str | None, cidrs: list[str], network: str, ifname: str, container_id: str) -> None:
+    fams = _families(cidrs)
+    snap: nf.Snapshot | None = None
     if backend is None:
-        backend = "nftables" if not supports_iptables() and supports_nftables() else "iptables"
+        # utils' probe, folded into the table read the iptables setup needs anyway
+        backend = "iptables"
+        try:
+            snap = nf.IPTables(next(iter(sorted(fams)), False)).snapshot("nat")
+        except nf.NetfilterError:
+            if supports_nftables():
+                backend = "nftables"
     if backend == "iptables":
         chain, comment = chain_name(network, container_id), iptables_comment(network, container_id)
-        for cidr in cidrs:
-            _iptables_setup_one(cidr, chain, comment)
+        for v6, nets in fams.items():
+            _iptables_setup(v6, nets, chain, comment, snap if snap is not None and snap.v6 == v6 else None)
     elif backend == "nftables":
         _nft_setup(cidrs, network, ifname, container_id)
     else:
         raise IPMasqError(f'unknown ipmasq backend "{backend}"')
 
 
-def teardown(cidrs: list[str], network: str, ifname: str, container_id: str) -> None:
-    """Both backends are always tried, as upstream: the config may have changed since ADD."""
+def teardown(cidrs: list[str] | None, network: str, ifname: str, container_id: str) -> None:
+    """Remove the container's masquerade objects on both backends (the config may have changed since ADD),
+    found by name and comment: `cidrs` is not needed (kept for callers); idempotent. Errors are reported
+    for a family only when it cannot be read and `cidrs` says it was used."""
+    want = set(_families(cidrs or [])) if cidrs else set()
     errs = []
-    if shutil.which("iptables"):
-        chain, comment = chain_name(network, container_id), iptables_comment(network, container_id)
-        for cidr in cidrs:
-            try:
-                _iptables_teardown_one(cidr, chain, comment)
-            except IPMasqError as exc:
+    chain = chain_name(network, container_id)
+    for v6 in (False, True):
+        try:
+            ipt = nf.IPTables(v6)
+        except nf.NetfilterError as exc:
+            if v6 in want:
                 errs.append(str(exc))
-    if shutil.which("nft"):
+            continue
+        try:
+            _iptables_remove(ipt, [chain])
+        except nf.NetfilterError as exc:
+            if v6 in want or _failed_write(exc):
+                errs.append(str(exc))
+    if spawn.lookpath("nft") is not None:
         try:
             _nft_delete(h for h, _ in _nft_rules(instance_hash(network, ifname, container_id)))
         except IPMasqError as exc:
@@ -217,8 +242,25 @@ def teardown(cidrs: list[str], network: str, ifname: str, container_id: str) -> 
 
 
 def gc(network: str, valid: list[tuple[str, str]]) -> None:
-    """Delete this network's nftables masquerade rules whose attachment is no longer valid."""
-    if not shutil.which("nft"):
-        return
-    keep = {nft_comment(network, ifname, cid) for cid, ifname in valid}
-    _nft_delete(h for h, c in _nft_rules(network_hash(network)) if c not in keep)
+    """Delete this network's masquerade chains (iptables) and rules (nftables) whose attachment is not in
+    `valid` ((container ID, ifname) pairs)."""
+    errs = []
+    keep_chains = {chain_name(network, cid) for cid, _ in valid}
+    for v6 in (False, True):
+        try:
+            ipt = nf.IPTables(v6)
+            stale = [c for c in _own_chains(ipt.snapshot("nat"), network) if c not in keep_chains]
+            if stale:
+                _iptables_remove(ipt, stale)
+        except nf.NetfilterError as exc:
+            if _failed_write(exc):
+                errs.append(str(exc))
+            # else this family's iptables is absent or unusable: nothing of ours can be there
+    if spawn.lookpath("nft") is not None:
+        keep = {nft_comment(network, ifname, cid) for cid, ifname in valid}
+        try:
+            _nft_delete(h for h, c in _nft_rules(network_hash(network)) if c not in keep)
+        except IPMasqError as exc:
+            errs.append(str(exc))
+    if errs:
+        raise IPMasqError("\n".join(errs))

@@ -4,17 +4,21 @@ The reference plugins drive iptables through go-iptables and nftables through kn
 the `iptables`, `ip6tables` and `nft` programs; so does this module, in the netns of the calling thread.
 Error texts follow those libraries ("running [...]: exit status N: ..."), so plugin errors read the same.
 UDP conntrack flushing speaks ctnetlink directly (as the reference's netlink library does): there is no
-`conntrack` program to rely on. Imported only by the plugins that need it (it pulls in subprocess).
+`conntrack` program to rely on. Programs run through pycni.linux.spawn (never subprocess).
+
+Batching: a plugin reads a table once (`iptables -t T -S`: Snapshot), computes what is missing or must go
+(Txn) and applies it in one `iptables-restore -w --noflush` per table and family, so the change lands all
+at once or not at all; nft changes go in one `nft -f -` script.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from pycni.linux import spawn
+from pycni.spec import ipnet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable
+    from collections.abc import Callable, Iterable
 
 
 class NetfilterError(ValueError):
@@ -29,10 +33,18 @@ class ExecNotFoundError(NetfilterError):
 
 
 def _lookpath(prog: str) -> str:
-    path = shutil.which(prog)
+    path = spawn.lookpath(prog)
     if path is None:
         raise ExecNotFoundError(prog)
     return path
+
+
+def _exec(argv: list[str], stdin: str | None = None) -> spawn.Completed:
+    """Run a found program; a spawn failure reads like Go's exec error."""
+    try:
+        return spawn.run(argv, stdin)
+    except OSError as exc:
+        raise NetfilterError(f"fork/exec {argv[0]}: {exc.strerror}") from None
 
 
 def go_list(items: Iterable[object]) -> str:
@@ -61,6 +73,7 @@ class IPTablesError(NetfilterError):
         self.argv = argv
         self.exit_status = status
         self.stderr = stderr
+        self.stage = ""  # for a failed transaction: the Txn.stage its failing line was queued under
 
     def is_not_exist(self) -> bool:
         return any(p in self.stderr for p in _NOT_EXIST)
@@ -69,7 +82,7 @@ class IPTablesError(NetfilterError):
 class IPTables:
     """One protocol's iptables program. Construction fails like iptables.NewWithProtocol when it is absent."""
 
-    __slots__ = ("v6", "prog", "path")
+    __slots__ = ("path", "prog", "v6")
 
     def __init__(self, v6: bool) -> None:
         self.v6 = v6
@@ -84,10 +97,46 @@ class IPTables:
     def run(self, *args: str) -> str:
         # go-iptables appends --wait (iptables >= 1.4.20) after the arguments.
         argv = [self.path, *args, "--wait"]
-        p = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if p.returncode != 0:
-            raise IPTablesError(argv, p.returncode, p.stderr)
+        p = _exec(argv)
+        if p.status != 0:
+            raise IPTablesError(argv, p.status, p.stderr)
         return p.stdout
+
+    def snapshot(self, table: str) -> Snapshot:
+        """The whole table in one `-S` read (IPTablesError when the table cannot be listed)."""
+        return Snapshot(self, table, self.run("-t", table, "-S"))
+
+    def restore(self, table: str, ops: list[str]) -> None:
+        """Apply `ops` (iptables command lines without the table) in one transaction; -w waits for the
+        xtables lock, as the reference's --wait does."""
+        if not ops:
+            return
+        argv = [self.restore_path(), "-w", "--noflush"]
+        p = _exec(argv, f"*{table}\n" + "\n".join(ops) + "\nCOMMIT\n")
+        if p.status != 0:
+            raise IPTablesError(argv, p.status, p.stderr)
+
+    def restore_path(self) -> str:
+        prog = self.prog + "-restore"
+        path = spawn.lookpath(prog)
+        if path is None:
+            raise ExecNotFoundError(prog)
+        return path
+
+    def transact(self, table: str, build: Callable[[Txn], None], retries: int = 2,
+                 snap: Snapshot | None = None) -> None:
+        """Read the table (or use `snap`, just read), let `build` queue the changes, apply them at once.
+        When a concurrent writer changed the table in between (the restore fails), read again and rebuild."""
+        for attempt in range(retries + 1):
+            txn = Txn(snap if snap is not None and attempt == 0 else self.snapshot(table))
+            build(txn)
+            try:
+                self.restore(table, txn.ops)
+                return
+            except IPTablesError as exc:
+                if attempt == retries:
+                    exc.stage = txn.stage_of(exc.stderr)
+                    raise
 
     def _bool(self, *args: str) -> bool:
         try:
@@ -126,13 +175,6 @@ class IPTables:
         else:
             self.append(table, chain, rule)
 
-    def list(self, table: str, chain: str) -> list[str]:
-        """`-S chain` lines (without the trailing empty line)."""
-        out = self.run("-t", table, "-S", chain).split("\n")
-        if out and out[-1] == "":
-            out.pop()
-        return out
-
     def new_chain(self, table: str, chain: str) -> None:
         self.run("-t", table, "-N", chain)
 
@@ -163,6 +205,244 @@ class IPTables:
             if exc.is_not_exist() or exc.exit_status == 2:
                 return
             raise NetfilterError(f"Failed to delete referring rule {table} {chain}: {exc}") from None
+
+    # last: from here on `list` in this class body would name the method
+    def list(self, table: str, chain: str) -> list[str]:
+        """`-S chain` lines (without the trailing empty line)."""
+        out = self.run("-t", table, "-S", chain).split("\n")
+        if out and out[-1] == "":
+            out.pop()
+        return out
+
+
+# --- one table read once, changes applied at once -------------------------------------------------
+
+
+def split_rule(line: str) -> list[str]:
+    """Tokens of an `iptables -S` line: blanks separate, "..." quotes with \\" and \\\\ escapes."""
+    out: list[str] = []
+    cur: list[str] = []
+    in_tok = quoted = False
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if quoted:
+            if ch == "\\" and i + 1 < n and line[i + 1] in '"\\':
+                cur.append(line[i + 1])
+                i += 1
+            elif ch == '"':
+                quoted = False
+            else:
+                cur.append(ch)
+        elif ch == '"':
+            quoted = in_tok = True
+        elif ch in " \t":
+            if in_tok:
+                out.append("".join(cur))
+                cur, in_tok = [], False
+        else:
+            cur.append(ch)
+            in_tok = True
+        i += 1
+    if in_tok:
+        out.append("".join(cur))
+    return out
+
+
+def quote_arg(tok: str) -> str:
+    """One argument as iptables-save writes it (and iptables-restore reads it)."""
+    if tok and not any(c in tok for c in ' \t"\'\\'):
+        return tok
+    return '"' + tok.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rule_text(rule: list[str]) -> str:
+    return " ".join(quote_arg(t) for t in rule)
+
+
+_IMPLICIT = ("tcp", "udp", "sctp", "udplite", "icmp", "icmp6", "icmpv6")
+_ALIASES = {"--destination-ports": "--dports", "--source-ports": "--sports", "--destination-port": "--dport",
+            "--source-port": "--sport", "--source": "-s", "--destination": "-d", "--jump": "-j",
+            "--protocol": "-p", "--in-interface": "-i", "--out-interface": "-o", "--match": "-m"}
+
+
+def _addr(tok: str) -> str:
+    """An address argument as iptables prints it: host bits cleared, /32 or /128 added."""
+    try:
+        if "/" in tok:
+            ip, plen = ipnet.parse_cidr(tok)
+        else:
+            parsed = ipnet.parse_ip(tok)
+            if parsed is None:
+                return tok
+            ip, plen = parsed, ipnet.bits(parsed[0])
+    except ValueError:
+        return tok
+    return ipnet.cidr_str((ip[0], ipnet.network(ip, plen)), plen)
+
+
+def canon(rule: list[str]) -> tuple[tuple[str, ...], ...]:
+    """A comparison key for a rule spec: the same for what we pass to -A and what -S prints back
+    (option order, implicit protocol matches, long option names and address forms differ)."""
+    groups: list[tuple[str, ...]] = []
+    cur: list[str] = []
+    neg = False
+    for tok in rule:
+        if tok == "!":
+            neg = True
+            continue
+        if len(tok) > 1 and tok[0] == "-" and not tok[1].isdigit():
+            if cur:
+                groups.append(tuple(cur))
+            cur = (["!"] if neg else []) + [_ALIASES.get(tok, tok)]
+        else:
+            if neg:
+                cur.append("!")
+            cur.append(_addr(tok) if cur and cur[-1] in ("-s", "-d") else tok)
+        neg = False
+    if cur:
+        groups.append(tuple(cur))
+    proto = next((g[1] for g in groups if g[0] == "-p" and len(g) > 1), None)
+    groups = [g for g in groups if not (g[0] == "-m" and len(g) == 2 and g[1] == proto and proto in _IMPLICIT)]
+    return tuple(sorted(groups))
+
+
+def _target(rule: list[str]) -> str | None:
+    for i in range(len(rule) - 2, -1, -1):
+        if rule[i] in ("-j", "--jump", "-g", "--goto"):
+            return rule[i + 1]
+    return None
+
+
+class Snapshot:
+    """One table of one family as one `iptables -t T -S` printed it: chains in order, their rules."""
+
+    __slots__ = ("_keys", "chains", "table", "v6")
+
+    def __init__(self, ipt: IPTables | None, table: str, text: str) -> None:
+        self.v6 = ipt.v6 if ipt is not None else False
+        self.table = table
+        self.chains: dict[str, list[list[str]]] = {}
+        self._keys: dict[str, list[tuple[tuple[str, ...], ...]]] = {}
+        for line in text.split("\n"):
+            if line.startswith(("-P ", "-N ")):
+                self.chains.setdefault(line.split(" ", 2)[1], [])
+            elif line.startswith("-A "):
+                toks = split_rule(line)
+                self.chains.setdefault(toks[1], []).append(toks[2:])
+        for name, rules in self.chains.items():
+            self._keys[name] = [canon(r) for r in rules]
+
+    def has_chain(self, chain: str) -> bool:
+        return chain in self.chains
+
+    def has(self, chain: str, rule: list[str]) -> bool:
+        return canon(rule) in self._keys.get(chain, ())
+
+    def rules(self, chain: str) -> list[list[str]]:
+        return self.chains.get(chain, [])
+
+    def jumps_to(self, target: str) -> list[tuple[str, list[str]]]:
+        """(chain, rule) of every rule whose target is `target`."""
+        out = []
+        for chain, rules in self.chains.items():
+            for r in rules:
+                if _target(r) == target:
+                    out.append((chain, r))
+        return out
+
+    # kept in step with the queued changes, so later checks in the same Txn see them
+    def _add(self, chain: str, rule: list[str], pos: int | None) -> None:
+        rules, keys = self.chains.setdefault(chain, []), self._keys.setdefault(chain, [])
+        if pos is None:
+            rules.append(rule)
+            keys.append(canon(rule))
+        else:
+            rules.insert(pos, rule)
+            keys.insert(pos, canon(rule))
+
+    def _remove(self, chain: str, rule: list[str]) -> None:
+        k = canon(rule)
+        keys = self._keys.get(chain, [])
+        if k in keys:
+            i = keys.index(k)
+            del keys[i]
+            del self.chains[chain][i]
+
+
+class Txn:
+    """Changes to one table queued as iptables-restore lines, decided against a Snapshot."""
+
+    __slots__ = ("_stages", "_ops", "snap", "stage")
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self._ops: list[str] = []
+        self._stages: list[str] = []
+        self.stage = ""  # a label the caller sets, reported for the line a failed restore names
+
+    @property
+    def ops(self) -> list[str]:
+        return self._ops
+
+    def _op(self, line: str) -> None:
+        self._ops.append(line)
+        self._stages.append(self.stage)
+
+    def stage_of(self, stderr: str) -> str:
+        """The stage of the op iptables-restore reports as failed ("line N failed"; line 1 is `*table`)."""
+        i = stderr.find("line ")
+        if i < 0:
+            return ""
+        num = stderr[i + 5:].split(" ", 1)[0]
+        if not num.isdigit() or not 2 <= int(num) < len(self._stages) + 2:
+            return ""
+        return self._stages[int(num) - 2]
+
+    def ensure_chain(self, chain: str) -> None:
+        # `-N`, not a `:chain` header: with --noflush a header flushes an existing chain, and a chain made by
+        # a concurrent writer must make this transaction fail (and be rebuilt), not lose its rules.
+        if not self.snap.has_chain(chain):
+            self._op(f"-N {chain}")
+            self.snap.chains[chain] = []
+            self.snap._keys[chain] = []
+
+    def insert_unique(self, chain: str, prepend: bool, rule: list[str]) -> None:
+        """utils.InsertUnique: unless present, at position 1 or at the end."""
+        if self.snap.has(chain, rule):
+            return
+        if prepend:
+            self._op(f"-I {chain} 1 {rule_text(rule)}")
+            self.snap._add(chain, rule, 0)
+        else:
+            self._op(f"-A {chain} {rule_text(rule)}")
+            self.snap._add(chain, rule, None)
+
+    def append_unique(self, chain: str, rule: list[str]) -> None:
+        self.insert_unique(chain, False, rule)
+
+    def delete(self, chain: str, rule: list[str]) -> bool:
+        """Delete one copy of the rule if the snapshot has it; False when there was none."""
+        if not self.snap.has(chain, rule):
+            return False
+        self._op(f"-D {chain} {rule_text(rule)}")
+        self.snap._remove(chain, rule)
+        return True
+
+    def delete_all(self, chain: str, rule: list[str]) -> None:
+        while self.delete(chain, rule):
+            pass
+
+    def delete_chain(self, chain: str) -> None:
+        """Flush and delete the chain if present, after removing every rule that jumps to it."""
+        if not self.snap.has_chain(chain):
+            return
+        for ec, r in self.snap.jumps_to(chain):
+            self.delete(ec, r)
+        self._op(f"-F {chain}")
+        self._op(f"-X {chain}")
+        del self.snap.chains[chain]
+        self.snap._keys.pop(chain, None)
 
 
 def supports_iptables() -> bool:
@@ -202,9 +482,9 @@ def nft_path() -> str:
 def nft(args: list[str], script: str | None = None) -> str:
     """Run nft with args (and `script` on stdin); NftError with nft's stderr on failure."""
     argv = [nft_path(), *args]
-    p = subprocess.run(argv, input=script, capture_output=True, text=True, check=False)
-    if p.returncode != 0:
-        raise _nft_error(p.stderr, f"exit status {p.returncode}")
+    p = _exec(argv, script)
+    if p.status != 0:
+        raise _nft_error(p.stderr, p.status_text())
     return p.stdout
 
 
@@ -247,7 +527,7 @@ def supports_nftables() -> bool:
     """utils.SupportsNFTables: knftables' sanity checks (nft >= 1.0.1, and allowed to add a table)."""
     try:
         ver = nft(["--version"])
-        if ver.startswith("nftables v0.") or ver.startswith("nftables v1.0.0 "):
+        if ver.startswith(("nftables v0.", "nftables v1.0.0 ")):
             return False
         try:
             nft(["--check", "-f", "-"], 'add table ip supports_nftables_test { comment "test" ; }\n')
@@ -380,7 +660,7 @@ def routable_host_ifname(ip: str) -> str:
                 if not oif:
                     continue
                 try:
-                    return link.link_by_index(oif, nl).name
+                    return link.link_by_index(oif, nl).name or ""
                 except NetlinkError:
                     continue
     except (NetlinkError, OSError, c.CodecError):

@@ -166,17 +166,18 @@ def cmd_del(args: CmdArgs) -> None:
 
     conf = load_conf(args)
     invoke.ipam_call(ipam_type(conf), "DEL", args)
-    if args.netns == "":
-        return
-    try:
-        with netns(args.netns):
-            try:
-                addrs = _del_link_with_addrs(args.ifname)
-            except LinkNotFoundError:
-                addrs = []
-    except NSPathNotExistError:
-        return
-    if addrs and conf.get("ipMasq"):
+    addrs: list[str] = []
+    if args.netns != "":
+        try:
+            with netns(args.netns):
+                try:
+                    addrs = _del_link_with_addrs(args.ifname)
+                except LinkNotFoundError:
+                    pass
+        except NSPathNotExistError:
+            pass
+    if conf.get("ipMasq"):
+        # pycni: found by name, so also when the netns, CNI_NETNS or the link is gone (upstream leaks then)
         from pycni.linux import ipmasq
 
         ipmasq.teardown(addrs, conf.get("name", ""), args.ifname, args.container_id)

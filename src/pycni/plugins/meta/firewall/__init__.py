@@ -73,12 +73,15 @@ def cmd_add(args: CmdArgs) -> Any:
     bridge = policy_bridge(policy, result)
     backend = get_backend(conf)
     try:
-        backend.add(conf, result)
-        try:
-            setup_ingress_policy(policy, bridge, result)
-        except BaseException:
-            backend.delete(conf, result)
-            raise
+        if hasattr(backend, "add_with_policy"):  # iptables: per-IP rules and policy in one transaction
+            backend.add_with_policy(conf, result, bridge, policy == "isolated")
+        else:
+            backend.add(conf, result)
+            try:
+                setup_ingress_policy(policy, bridge, result)
+            except BaseException:
+                backend.delete(conf, result)
+                raise
     finally:
         backend.close()
     return result

@@ -5,11 +5,13 @@ CNI-FORWARD (pos. 1):  -m comment --comment "CNI firewall plugin admin overrides
 CNI-FORWARD, per IP:   -d IP/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT ; -s IP/32 -j ACCEPT
 Ingress policies (same-bridge, isolated): chains CNI-ISOLATION-STAGE-1/2, jumped from FORWARD position 1.
 DEL removes the per-IP rules only; chains, jumps and isolation rules stay (other containers use them).
+ADD reads the filter table once per family and applies the chains, per-IP rules and (with
+add_with_policy) the ingress policy in one iptables-restore; DEL likewise.
 """
 
 from __future__ import annotations
 
-from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, go_list
+from pycni.linux.netfilter import IPTables, NetfilterError, Txn, go_list
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,38 +63,47 @@ class IptablesBackend:
             except NetfilterError as exc:
                 raise NetfilterError(f"could not initialize iptables protocol {int(v6)}: {exc}") from None
 
-    def _setup_chains(self, ipt: IPTables) -> None:
-        ipt.ensure_chain(FILTER, self.priv)
-        ipt.ensure_chain(FILTER, self.admin)
-        ipt.insert_unique(FILTER, FORWARD, True, filter_rule(self.priv))
-        ipt.insert_unique(FILTER, self.priv, True, admin_rule(self.admin))
+    def _setup_chains(self, txn: Txn) -> None:
+        txn.ensure_chain(self.priv)
+        txn.ensure_chain(self.admin)
+        txn.insert_unique(FORWARD, True, filter_rule(self.priv))
+        txn.insert_unique(self.priv, True, admin_rule(self.admin))
 
     def add(self, conf: dict[str, Any], result: dict[str, Any]) -> None:
+        self.add_with_policy(conf, result, None, False)
+
+    def add_with_policy(self, conf: dict[str, Any], result: dict[str, Any], bridge: str | None,
+                        isolated: bool) -> None:
+        """The per-IP rules and (bridge given) the ingress policy, one transaction per family."""
         for ipt in self.ipts:
             rules = rules_for(result, ipt.v6)
             if not rules:
                 continue
-            self._setup_chains(ipt)
-            try:
-                for rule in rules:
-                    ipt.append_unique(FILTER, self.priv, rule)
-            except NetfilterError:
-                self._cleanup(ipt, rules)
-                raise
 
-    def _cleanup(self, ipt: IPTables, rules: list[list[str]]) -> None:
-        for rule in rules:
-            try:
-                ipt.delete(FILTER, self.priv, rule)
-            except IPTablesError:
-                pass
+            def build(txn: Txn, rules: list[list[str]] = rules) -> None:
+                self._setup_chains(txn)
+                for rule in rules:
+                    txn.append_unique(self.priv, rule)
+                if bridge is not None:
+                    isolation_txn(txn, bridge, isolated)
+
+            ipt.transact(FILTER, build)
 
     def delete(self, conf: dict[str, Any], result: dict[str, Any]) -> None:
         """Runtime errors are ignored, as upstream."""
         for ipt in self.ipts:
             rules = rules_for(result, ipt.v6)
-            if rules:
-                self._cleanup(ipt, rules)
+            if not rules:
+                continue
+
+            def build(txn: Txn, rules: list[list[str]] = rules) -> None:
+                for rule in rules:
+                    txn.delete(self.priv, rule)
+
+            try:
+                ipt.transact(FILTER, build)
+            except NetfilterError:
+                pass
 
     def check(self, conf: dict[str, Any], result: dict[str, Any]) -> None:
         """Upstream's checks and messages, without its side effect of creating missing chains."""
@@ -169,15 +180,15 @@ def isolation_steps(bridge: str, isolated: bool) -> list[tuple[str, bool, list[s
     return steps
 
 
-def setup_isolation(ipt: IPTables, bridge: str, isolated: bool) -> None:
+def isolation_txn(txn: Txn, bridge: str, isolated: bool) -> None:
     for chain in (STAGE1, STAGE2):
-        ipt.ensure_chain(FILTER, chain)
+        txn.ensure_chain(chain)
     for chain, prepend, rule in isolation_steps(bridge, isolated):
-        ipt.insert_unique(FILTER, chain, prepend, rule)
+        txn.insert_unique(chain, prepend, rule)
 
 
 def setup_ingress_policy(policy: str, bridge: str | None, result: dict[str, Any]) -> None:
-    """Always iptables, whatever the backend; once per family present in prevResult."""
+    """Always iptables, whatever the backend; once per family present in prevResult, one transaction each."""
     if bridge is None:
         return
     fams = []
@@ -186,4 +197,4 @@ def setup_ingress_policy(policy: str, bridge: str | None, result: dict[str, Any]
         if v6 not in fams:
             fams.append(v6)
     for v6 in fams:
-        setup_isolation(IPTables(v6), bridge, policy == ISOLATED)
+        IPTables(v6).transact(FILTER, lambda txn: isolation_txn(txn, bridge, policy == ISOLATED))

@@ -5,13 +5,17 @@ CNI-HOSTPORT-DNAT:  one multiport rule per protocol (15 ports at most each) -j C
 CNI-DN-<hash>:      per mapping: hairpin mark, localhost mark (v4), DNAT
 POSTROUTING:        (position 1) -j CNI-HOSTPORT-MASQ: masquerade what CNI-HOSTPORT-SETMARK marked
 Only the per-container chain is removed on DEL; the shared chains stay, as upstream.
+ADD and DEL read the nat table once and apply their changes in one iptables-restore per family.
 """
 
 from __future__ import annotations
 
-import hashlib
+from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, Txn, go_list
 
-from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, go_list
+try:
+    from _sha512 import sha512  # type: ignore[import-not-found]  # built in: hashlib would load OpenSSL
+except ImportError:  # pragma: no cover - Python 3.12+ keeps it in _sha2
+    from _sha2 import sha512  # type: ignore[import-not-found,no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,7 +31,7 @@ COMMENT_MAX = 255
 class Chain:
     """A chain, the rules it holds and the rules in other chains that jump to it."""
 
-    __slots__ = ("table", "name", "entry_chains", "entry_rules", "rules", "prepend_entry")
+    __slots__ = ("entry_chains", "entry_rules", "name", "prepend_entry", "rules", "table")
 
     def __init__(self, name: str, entry_chains: list[str] | None = None, entry_rules: list[list[str]] | None = None,
                  rules: list[list[str]] | None = None, prepend_entry: bool = False, table: str = "nat") -> None:
@@ -41,48 +45,18 @@ class Chain:
     def _entries(self) -> list[tuple[str, list[str]]]:
         return [(ec, rule + ["-j", self.name]) for ec in self.entry_chains for rule in self.entry_rules]
 
-    def setup(self, ipt: IPTables) -> None:
+    def setup(self, txn: Txn) -> None:
         """Idempotent: create the chain, append missing rules, add missing entry rules."""
-        ipt.ensure_chain(self.table, self.name)
+        txn.ensure_chain(self.name)
         for rule in self.rules:
-            ipt.insert_unique(self.table, self.name, False, rule)
+            txn.insert_unique(self.name, False, rule)
         for ec, rule in self._entries():
-            ipt.insert_unique(self.table, ec, self.prepend_entry, rule)
+            txn.insert_unique(ec, self.prepend_entry, rule)
 
-    def teardown(self, ipt: IPTables) -> None:
-        """Idempotent: remove the entry rules (also ones that no longer match ours) and the chain."""
-        try:
-            if not ipt.chain_exists(self.table, self.name):
-                return
-        except IPTablesError:
-            pass
-        for ec, rule in self._entries():
-            try:
-                ipt.delete(self.table, ec, rule)
-            except IPTablesError:
-                pass
-        try:
-            ipt.clear_and_delete_chain(self.table, self.name)
-            return
-        except IPTablesError:
-            pass
-        # Some reference is left (e.g. written with other conditions): find it in the listing.
-        import shlex
-
-        suffix = "-j " + self.name
-        for ec in self.entry_chains:
-            try:
-                lines = ipt.list(self.table, ec)
-            except IPTablesError:
-                continue
-            for line in lines[1:]:
-                if line.endswith(suffix):
-                    try:
-                        parts = shlex.split(line)
-                    except ValueError as exc:
-                        raise NetfilterError(f"error parsing iptables rule: {line}: {exc}") from None
-                    ipt.delete_rule(self.table, ec, parts[2:])
-        ipt.clear_and_delete_chain(self.table, self.name)
+    def teardown(self, txn: Txn) -> None:
+        """Idempotent: remove every rule that jumps to the chain (also ones that no longer match ours:
+        written with other conditions), then the chain."""
+        txn.delete_chain(self.name)
 
     def check(self, ipt: IPTables) -> None:
         if not ipt.chain_exists(self.table, self.name):
@@ -106,7 +80,7 @@ def _has(ipt: IPTables, table: str, chain: str, rule: list[str]) -> bool:
 
 def chain_name(prefix: str, network: str, container_id: str) -> str:
     """utils.MustFormatChainNameWithPrefix: "CNI-" + prefix + sha512 hex, 28 characters in all."""
-    return ("CNI-" + prefix + hashlib.sha512((network + container_id).encode()).hexdigest())[:28]
+    return ("CNI-" + prefix + sha512((network + container_id).encode()).hexdigest())[:28]
 
 
 def mark_def(bit: int) -> str:
@@ -190,30 +164,29 @@ def fill_dnat_rules(chain: Chain, conf: dict[str, Any], cont_net: str) -> None:
 
 
 def forward_ports(conf: dict[str, Any], cont_net: str) -> None:
+    """All of this family's rules in one transaction: they appear together or not at all."""
     v6 = ":" in cont_net
     try:
         ipt = IPTables(v6)
     except NetfilterError as exc:
         raise NetfilterError(f"failed to open iptables: {exc}") from None
-    if conf["snat"] and conf.get("externalSetMarkChain") is None:
-        setmark = setmark_chain(conf["markMasqBit"])
-        try:
-            setmark.setup(ipt)
-        except NetfilterError as exc:
-            raise NetfilterError(f"unable to create chain {setmark.name}: {exc}") from None
-        try:
-            mark_masq_chain(conf["markMasqBit"]).setup(ipt)
-        except NetfilterError as exc:
-            # sic: upstream names the SETMARK chain here too
-            raise NetfilterError(f"unable to create chain {setmark.name}: {exc}") from None
-    try:
-        toplevel_dnat_chain().setup(ipt)
-    except NetfilterError as exc:
-        raise NetfilterError(f"failed to create top-level DNAT chain: {exc}") from None
     dn = dnat_chain(conf.get("name", ""), conf["containerID"])
     fill_dnat_rules(dn, conf, cont_net)
+
+    def build(txn: Txn) -> None:
+        if conf["snat"] and conf.get("externalSetMarkChain") is None:
+            txn.stage = f"unable to create chain {SETMARK}: "
+            setmark_chain(conf["markMasqBit"]).setup(txn)
+            mark_masq_chain(conf["markMasqBit"]).setup(txn)  # sic: upstream names the SETMARK chain here too
+        txn.stage = "failed to create top-level DNAT chain: "
+        toplevel_dnat_chain().setup(txn)
+        txn.stage = "unable to setup DNAT: "
+        dn.setup(txn)
+
     try:
-        dn.setup(ipt)
+        ipt.transact("nat", build)
+    except IPTablesError as exc:
+        raise NetfilterError(f"{exc.stage or 'unable to setup DNAT: '}{exc}") from None
     except NetfilterError as exc:
         raise NetfilterError(f"unable to setup DNAT: {exc}") from None
 
@@ -251,21 +224,29 @@ def check_ports(conf: dict[str, Any], cont_net: str) -> None:
 
 
 def unforward_ports(conf: dict[str, Any]) -> None:
-    """Remove the container's chain(s) in both families; fine when they are absent."""
+    """Remove the container's chain(s) in both families, one transaction each; fine when they are absent.
+    The table read doubles as upstream's usability probe (maybeGetIptables lists `nat OUTPUT`)."""
     dn = dnat_chain(conf.get("name", ""), conf["containerID"])
     old = old_snat_chain(conf.get("name", ""), conf["containerID"])
-    ip4t, err4 = _maybe_iptables(False)
-    ip6t, err6 = _maybe_iptables(True)
-    if ip4t is None and ip6t is None:
-        raise _neither(err4, err6)
-    for fam, ipt in ((4, ip4t), (6, ip6t)):
-        if ipt is None:
-            continue
+    usable: list[tuple[int, IPTables, Any]] = []
+    errs: list[NetfilterError | None] = []
+    for v6 in (False, True):
         try:
-            dn.teardown(ipt)
+            ipt = IPTables(v6)
+            snap = ipt.snapshot("nat")
+        except NetfilterError as exc:
+            errs.append(exc)
+            continue
+        errs.append(None)
+        usable.append((6 if v6 else 4, ipt, snap))
+    if not usable:
+        raise _neither(errs[0], errs[1])
+    for fam, ipt, snap in usable:
+        def build(txn: Txn) -> None:
+            dn.teardown(txn)
+            old.teardown(txn)
+
+        try:
+            ipt.transact("nat", build, snap=snap)
         except NetfilterError as exc:
             raise NetfilterError(f"could not teardown ipv{fam} dnat: {exc}") from None
-        try:
-            old.teardown(ipt)
-        except NetfilterError:
-            pass
