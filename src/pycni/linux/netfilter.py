@@ -102,8 +102,13 @@ class IPTables:
             raise IPTablesError(argv, p.status, p.stderr)
         return p.stdout
 
-    def snapshot(self, table: str) -> Snapshot:
-        """The whole table in one `-S` read (IPTablesError when the table cannot be listed)."""
+    def snapshot(self, table: str, fresh: bool = False) -> Snapshot:
+        """The whole table in one `-S` read (IPTablesError when the table cannot be listed); the backend
+        probe's read of it when there is one and `fresh` is not asked for."""
+        if not fresh:
+            probed = _probed.pop((self.v6, table), None)
+            if probed is not None:
+                return probed
         return Snapshot(self, table, self.run("-t", table, "-S"))
 
     def restore(self, table: str, ops: list[str]) -> None:
@@ -128,7 +133,7 @@ class IPTables:
         """Read the table (or use `snap`, just read), let `build` queue the changes, apply them at once.
         When a concurrent writer changed the table in between (the restore fails), read again and rebuild."""
         for attempt in range(retries + 1):
-            txn = Txn(snap if snap is not None and attempt == 0 else self.snapshot(table))
+            txn = Txn(snap if snap is not None and attempt == 0 else self.snapshot(table, fresh=attempt > 0))
             build(txn)
             try:
                 self.restore(table, txn.ops)
@@ -373,7 +378,7 @@ class Snapshot:
 class Txn:
     """Changes to one table queued as iptables-restore lines, decided against a Snapshot."""
 
-    __slots__ = ("_stages", "_ops", "snap", "stage")
+    __slots__ = ("_ops", "_stages", "snap", "stage")
 
     def __init__(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -446,12 +451,17 @@ class Txn:
 
 
 def supports_iptables() -> bool:
-    """utils.SupportsIPTables: iptables exists and can query the filter table."""
+    """utils.SupportsIPTables: iptables exists and can list a table. pycni lists `nat` (upstream: filter
+    INPUT) and keeps that read for the plugin's own transaction on it, so the probe costs no extra run."""
     try:
-        IPTables(False).chain_exists("filter", "INPUT")
+        _probed[(False, "nat")] = IPTables(False).snapshot("nat")
     except NetfilterError:
         return False
     return True
+
+
+# A table read by the probe, handed (once) to the next snapshot() of that table in this process.
+_probed: dict[tuple[bool, str], Snapshot] = {}
 
 
 # --- nft (knftables semantics) ---------------------------------------------------------------------
@@ -541,6 +551,7 @@ def supports_nftables() -> bool:
 # --- conntrack (ctnetlink) -----------------------------------------------------------------------
 
 NETLINK_NETFILTER = 12
+AF_INET, AF_INET6 = 2, 10  # Linux's values: callers need not load socket.py for them
 NFNL_SUBSYS_CTNETLINK = 1
 IPCTNL_MSG_CT_GET = 1
 IPCTNL_MSG_CT_DELETE = 2
@@ -575,9 +586,9 @@ def _ct_matches(attrs_data: bytes, proto: int, port: int) -> bool:
 def delete_conntrack_dst_port(port: int, proto: int, family: int) -> int:
     """utils.DeleteConntrackEntriesForDstPort: drop the conntrack entries of `family` whose original
     destination port and protocol match. Returns how many were deleted."""
+    import _socket  # socket.py would load enum and selectors
     import errno
     import os
-    import socket
     import sys
 
     from pycni.netlink import codec as c
@@ -587,10 +598,10 @@ def delete_conntrack_dst_port(port: int, proto: int, family: int) -> int:
                               f"error: {exc}")
 
     try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+        sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
     except OSError as exc:
         raise _err(exc) from None
-    with sock:
+    try:  # _socket.socket is no context manager
         sock.settimeout(10.0)
         sock.bind((0, 0))
         pid = sock.getsockname()[0]
@@ -634,6 +645,8 @@ def delete_conntrack_dst_port(port: int, proto: int, family: int) -> int:
                     continue  # gone in the meantime
                 sys.stderr.write(f"failed to delete conntrack flow: {exc}\n")
         return deleted
+    finally:
+        sock.close()
 
 
 # --- routing -------------------------------------------------------------------------------------

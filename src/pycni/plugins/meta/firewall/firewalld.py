@@ -11,13 +11,13 @@ answer, so its CHECK passes even when the address is not in the zone).
 
 from __future__ import annotations
 
+import _socket  # socket.py would load enum and selectors: a firewall exec does not need them
 import os
-import socket
 import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Self
 
 DEFAULT_SYSTEM_BUS = "unix:path=/var/run/dbus/system_bus_socket"
 DBUS_NAME = "org.freedesktop.DBus"
@@ -154,7 +154,7 @@ class Reader:
 
 
 class Message:
-    __slots__ = ("type", "flags", "serial", "fields", "body")
+    __slots__ = ("body", "fields", "flags", "serial", "type")
 
     def __init__(self, mtype: int, serial: int, fields: dict[int, Any], body: list[Any], flags: int = 0) -> None:
         self.type = mtype
@@ -218,7 +218,7 @@ def _go_errno_text(exc: OSError) -> str:
 class Conn:
     """One authenticated bus connection."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
         self.serial = 0
         self.unique_name = ""
@@ -243,7 +243,7 @@ class Conn:
         path = kv.get("path")
         target = path if path is not None else "\0" + kv["abstract"]
         shown = path if path is not None else "@" + kv["abstract"]
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         sock.settimeout(_TIMEOUT)
         try:
             sock.connect(_unescape(target))
@@ -262,7 +262,7 @@ class Conn:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> Conn:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -42,7 +42,6 @@ def _mapper(conf: dict[str, Any]) -> Any:
 def _delete_stale_udp(conf: dict[str, Any], v6: bool, ip: str) -> None:
     """Drop UDP conntrack entries for the mapped host ports, so new traffic meets the new rules.
     Failures are only reported on stderr, as upstream."""
-    import socket
     import sys
 
     from pycni.linux import netfilter
@@ -52,7 +51,7 @@ def _delete_stale_udp(conf: dict[str, Any], v6: bool, ip: str) -> None:
             if pm["protocol"].lower() != "udp":
                 continue
             netfilter.delete_conntrack_dst_port(pm["hostPort"] & 0xFFFF, netfilter.PROTO_UDP,
-                                                socket.AF_INET6 if v6 else socket.AF_INET)
+                                                netfilter.AF_INET6 if v6 else netfilter.AF_INET)
     except netfilter.NetfilterError as exc:
         sys.stderr.write(f"failed to delete stale UDP conntrack entries for {ip}: {exc}\n")
 
