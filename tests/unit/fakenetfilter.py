@@ -155,6 +155,19 @@ class FakeNft:
             return Completed(argv, 0, "", "")
         if args == ["--version"]:
             return Completed(argv, 0, "nftables v1.0.6 (Lester Gooch #5)\n", "")
+        if args[:3] == ["--json", "list", "table"]:
+            keys = [k for k in self.chains if k[:2] == (args[3], args[4])]
+            if not keys:
+                return Completed(argv, 1, "", "Error: No such file or directory\nlist table ...\n")
+            items = [{"metainfo": {"json_schema_version": 1}}, {"table": {"family": args[3], "name": args[4]}}]
+            for key in keys:
+                items.append({"chain": {"family": key[0], "table": key[1], "name": key[2], "handle": 1}})
+                for h, c in self.chains[key]:
+                    rule = {"family": key[0], "table": key[1], "chain": key[2], "handle": h, "expr": []}
+                    if c is not None:
+                        rule["comment"] = c
+                    items.append({"rule": rule})
+            return Completed(argv, 0, json.dumps({"nftables": items}), "")
         if args[:3] == ["--json", "list", "chain"]:
             key = (args[3], args[4], args[5])
             if key not in self.chains:

@@ -533,6 +533,32 @@ def nft_list_rules(family: str, table: str, chain: str) -> list[tuple[int, str |
     return rules
 
 
+def nft_list_table_rules(family: str, table: str) -> list[tuple[str, int, str | None]]:
+    """(chain, handle, comment) of every rule of the table, in one `nft --json list table` run.
+
+    NftError with not_found=True when the table is absent.
+    """
+    nft_path()
+    try:
+        out = nft(["--json", "list", "table", family, table])
+    except NftError as exc:
+        raise NftError(f"failed to run nft: {exc}", exc.not_found, exc.exists) from None
+    from pycni.spec import gojson
+
+    try:
+        items = gojson.loads(out).get("nftables") or []
+    except (gojson.JSONSyntaxError, AttributeError) as exc:
+        raise NftError(f"unable to parse JSON output: could not parse nft output: {exc}") from None
+    rules = []
+    for item in items:
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if isinstance(rule, dict):
+            comment = rule.get("comment")
+            rules.append((str(rule.get("chain", "")), int(rule.get("handle", 0)),
+                          comment if isinstance(comment, str) else None))
+    return rules
+
+
 def supports_nftables() -> bool:
     """utils.SupportsNFTables: knftables' sanity checks (nft >= 1.0.1, and allowed to add a table)."""
     try:

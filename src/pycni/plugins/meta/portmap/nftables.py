@@ -8,7 +8,15 @@ Every per-container rule carries the container ID as its comment: that is how DE
 
 from __future__ import annotations
 
-from pycni.linux.netfilter import NetfilterError, NftError, nft_list_rules, nft_run, nft_str
+from pycni.linux.netfilter import (
+    NetfilterError,
+    NftError,
+    nft_list_rules,
+    nft_list_table_rules,
+    nft_path,
+    nft_run,
+    nft_str,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,25 +106,24 @@ def check_ports(conf: dict[str, Any], cont_net: str) -> None:
 
 
 def unforward_ports(conf: dict[str, Any]) -> None:
-    """Delete the container's rules in both families; absent tables or chains are fine."""
-    from pycni.linux.netfilter import nft_path
-
+    """Delete the container's rules in both families (one listing per family, one deletion for both);
+    absent tables or chains are fine."""
+    try:
+        nft_path()
+    except NftError:
+        return  # upstream skips a family whose knftables handle cannot be made
+    lines = []
     for fam in ("ip", "ip6"):
         try:
-            nft_path()
-        except NftError:
-            continue  # upstream skips a family whose knftables handle cannot be made
-        lines = []
-        for chain in (HOSTPORTS, HOSTIP_HOSTPORTS, MASQUERADING):
-            try:
-                rules = nft_list_rules(fam, TABLE, chain)
-            except NftError as exc:
-                if exc.not_found:
-                    continue
-                raise NetfilterError(f"could not list rules in table {TABLE}: {exc}") from None
-            lines += [f"delete rule {fam} {TABLE} {chain} handle {h}" for h, c in rules if c == conf["containerID"]]
-        if lines:
-            try:
-                nft_run("\n".join(lines) + "\n")
-            except NftError as exc:
-                raise NetfilterError(f"error deleting nftables rules: {exc}") from None
+            rules = nft_list_table_rules(fam, TABLE)
+        except NftError as exc:
+            if exc.not_found:
+                continue
+            raise NetfilterError(f"could not list rules in table {TABLE}: {exc}") from None
+        lines += [f"delete rule {fam} {TABLE} {chain} handle {h}" for chain in (HOSTPORTS, HOSTIP_HOSTPORTS, MASQUERADING)
+                  for ch, h, c in rules if ch == chain and c == conf["containerID"]]
+    if lines:
+        try:
+            nft_run("\n".join(lines) + "\n")
+        except NftError as exc:
+            raise NetfilterError(f"error deleting nftables rules: {exc}") from None
