@@ -14,6 +14,16 @@ IP = tuple[int, int]  # (4 or 6, value)
 _MAPPED = 0xFFFF << 32
 
 
+def family_of(text: str) -> int:
+    """4 or 6 for an address or CIDR in text form: the one family test (never `":" in ip` by hand)."""
+    return 6 if ":" in text else 4
+
+
+def host_cidr(ip: str) -> str:
+    """The single-address prefix of an address in text form: `10.0.0.1/32`, `fd00::1/128`."""
+    return f"{ip}/128" if ":" in ip else f"{ip}/32"
+
+
 def parse_ip(s: str) -> IP | None:
     """Go's net.ParseIP: dotted quad (no leading zeros) or IPv6 (no zone); else None."""
     for ch in s:
