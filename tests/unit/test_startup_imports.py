@@ -19,7 +19,7 @@ SRC = str(Path(pycni.__file__).resolve().parent.parent)
 PROBE = str(Path(__file__).resolve().parent.parent / "startup_probe.py")
 
 CORE = {
-    "__future__", "pycni", "pycni.plugins", "pycni.skel", "pycni.spec", "pycni.spec.errors",
+    "__future__", "pycni", "pycni.gofmt", "pycni.plugins", "pycni.skel", "pycni.spec", "pycni.spec.errors",
     "pycni.spec.version",
 }
 STATIC = CORE | {"pycni.plugins.ipam", "pycni.plugins.ipam.static"}

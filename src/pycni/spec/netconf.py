@@ -5,7 +5,9 @@ Pure: no I/O. Decoding follows Go's rules (see godecode).
 
 from __future__ import annotations
 
+from pycni.gofmt import float_text
 from pycni.spec import result as R
+from pycni.spec.gojson import GoFloat
 from pycni.spec.godecode import BOOL, OBJECT, STRING, Struct, decode_struct
 
 TYPE_CHECKING = False
@@ -63,8 +65,6 @@ def _as_go_any(v: Any) -> Any:
     if isinstance(v, list):
         return [_as_go_any(x) for x in v]
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        from pycni.spec.gojson import GoFloat, go_float_text
-
         try:
             f = float(v)
         except OverflowError:
@@ -72,7 +72,7 @@ def _as_go_any(v: Any) -> Any:
         if f.is_integer() and abs(f) < 1e21:
             return int(f)
         g = GoFloat(f)
-        g.text = go_float_text(f) if abs(f) != float("inf") else repr(v)
+        g.text = float_text(f) if abs(f) != float("inf") else repr(v)
         return g
     return v
 
