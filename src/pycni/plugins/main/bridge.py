@@ -285,7 +285,7 @@ def _ensure_vlan_interface(br: Any, vlan: int, preserve_default: bool) -> Any:
 
     from pycni.linux import link
     from pycni.netlink.socket import LinkNotFoundError, NetlinkError
-    from pycni.plugins.common import nl_call
+    from pycni.netlink.socket import wrap
 
     name = f"{br.name}.{vlan}"
     try:
@@ -303,8 +303,10 @@ def _ensure_vlan_interface(br: Any, vlan: int, preserve_default: bool) -> Any:
             raise ValueError(f"faild to create vlan gateway {_q(name)}: {e}") from None
     finally:
         os.close(fd)
-    gw_link = nl_call(f"failed to lookup {_q(gw_if.name)}", link.link_by_name, gw_if.name)
-    nl_call(f"failed to up {_q(gw_if.name)}", link.link_set_up, gw_link)
+    with wrap("failed to lookup %q", gw_if.name):
+        gw_link = link.link_by_name(gw_if.name)
+    with wrap("failed to up %q", gw_if.name):
+        link.link_set_up(gw_link)
     return link.link_by_index(gw_link.index)
 
 
@@ -404,7 +406,7 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Any, br_if: dict[str, Any], ip
     from pycni.linux import link
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import nl_call
+    from pycni.netlink.socket import wrap
 
     fd, host_path = _host_ns_path()
     try:
@@ -451,8 +453,10 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Any, br_if: dict[str, Any], ip
                 raise ValueError(str(exc)) from None
     elif not conf.get("disableContainerInterface"):
         with netns(args.netns):
-            lk = nl_call("failed to retrieve link", link.link_by_name, args.ifname)
-            nl_call(f"failed to set {_q(args.ifname)} up", link.link_set_up, lk)
+            with wrap("failed to retrieve link"):
+                lk = link.link_by_name(args.ifname)
+            with wrap("failed to set %q up", args.ifname):
+                link.link_set_up(lk)
 
     if conf.get("disableContainerInterface"):
         host = link.link_by_name(host.name)

@@ -27,7 +27,7 @@ def _create(args: CmdArgs) -> dict[str, Any]:
     from pycni.linux import link, linkinfo
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import go_quote
+    from pycni.gofmt import q as go_quote
 
     with netns(args.netns):
         try:

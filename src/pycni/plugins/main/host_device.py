@@ -109,7 +109,7 @@ def get_link(conf: dict[str, Any]) -> Any:
     from pycni.linux.link import link_by_name, link_list
     from pycni.netlink import codec as c
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import go_quote
+    from pycni.gofmt import q as go_quote
 
     if conf.get("device"):
         return link_by_name(conf["device"])
@@ -170,29 +170,35 @@ def move_link_in(host_dev: Any, cont_path: str, ifname: str) -> Any:
     from pycni.netlink import codec as c
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import go_quote, nl_call
+    from pycni.netlink.socket import wrap
 
     name = host_dev.name
-    q_name, q_if = go_quote(name), go_quote(ifname)
     temp_fd = _temp_ns()
     host_fd = _this_ns_fd()
     cont_fd = linkinfo.open_ns_fd(cont_path)
     temp_path = linkinfo.fd_path(temp_fd)
     stage = 0  # 1: in temp netns, 2: renamed, 3: alias set, 4: in the container
     try:
-        nl_call(f"failed to move {q_name} to tempNS", link.link_set_netns_fd, host_dev, temp_fd)
+        with wrap("failed to move %q to tempNS", name):
+            link.link_set_netns_fd(host_dev, temp_fd)
         stage = 1
         with netns(temp_path):
-            dev = nl_call(f"failed to find {q_name} in tempNS", link.link_by_name, name)
-            nl_call(f"failed to rename host device {q_name} to {q_if}", link.link_set_name, dev, ifname)
+            with wrap("failed to find %q in tempNS", name):
+                dev = link.link_by_name(name)
+            with wrap("failed to rename host device %q to %q", name, ifname):
+                link.link_set_name(dev, ifname)
             stage = 2
-            nl_call(f"failed to set alias to {q_name}", linkinfo.link_set_alias, dev.index, name)
+            with wrap("failed to set alias to %q", name):
+                linkinfo.link_set_alias(dev.index, name)
             stage = 3
-            nl_call(f"failed to move {q_if} (host: {q_name}) to container NS", link.link_set_netns_fd, dev, cont_fd)
+            with wrap("failed to move %q (host: %q) to container NS", ifname, name):
+                link.link_set_netns_fd(dev, cont_fd)
             stage = 4
         with netns(cont_path):
-            cont = nl_call(f"failed to find {q_if} in container NS", link.link_by_name, ifname)
-            nl_call(f"failed to set {q_if} up", link.link_set_up, cont)
+            with wrap("failed to find %q in container NS", ifname):
+                cont = link.link_by_name(ifname)
+            with wrap("failed to set %q up", ifname):
+                link.link_set_up(cont)
         return cont
     except BaseException:
         _undo_in(stage, name, ifname, cont_path, temp_path, temp_fd, host_fd)
@@ -239,7 +245,7 @@ def move_link_out(cont_path: str, ifname: str) -> None:
     from pycni.netlink import codec as c
     from pycni.netlink.netns import netns
     from pycni.netlink.socket import LinkNotFoundError, NetlinkError
-    from pycni.plugins.common import go_quote
+    from pycni.gofmt import q as go_quote
 
     q_if = go_quote(ifname)
     temp_fd = _temp_ns()

@@ -50,7 +50,7 @@ def load_conf(args: CmdArgs, resolve_master: bool = True) -> tuple[dict[str, Any
 
 
 def mode_from_string(s: str) -> int:
-    from pycni.plugins.common import go_quote
+    from pycni.gofmt import q as go_quote
 
     if s not in MODES:
         raise ValueError(f"unknown ipvlan mode: {go_quote(s)}")
