@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from pycni.gofmt import errno_text, q
 from pycni.spec import errors as E
 from pycni.spec import gojson
 from pycni.spec.errors import CNIError
@@ -35,9 +36,7 @@ def find_in_path(plugin: str, paths: list[str]) -> str:
                 return full
         except OSError:
             continue
-    from pycni.spec.version import go_quote
-
-    raise CNIError(E.INTERNAL, f'failed to find plugin {go_quote(plugin)} in path [{" ".join(paths)}]')
+    raise CNIError(E.INTERNAL, f'failed to find plugin {q(plugin)} in path [{" ".join(paths)}]')
 
 
 def split_path(cni_path: str) -> list[str]:
@@ -88,7 +87,7 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, byt
                 time.sleep(1)
                 continue
             # RawExec.pluginErr: a plugin that could not be started is a code-0 error
-            why = exc.strerror[:1].lower() + exc.strerror[1:] if exc.strerror else str(exc)
+            why = errno_text(exc)
             raise CNIError(E.UNKNOWN, f"netplugin failed with no error message: fork/exec {path}: {why}") from None
     if proc.returncode == 0 and proc.stderr:
         sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
@@ -108,19 +107,17 @@ def _exit_text(rc: int) -> str:
 def _error_from_output(rc: int, stdout: bytes, stderr: bytes) -> CNIError:
     """RawExec.pluginErr: the delegate's error object from stdout, else a code-0 error saying why not."""
     from pycni.spec.godecode import STRING, UINT, DecodeError, Struct, decode_struct
-    from pycni.spec.version import go_quote
-
     exit_err = _exit_text(rc)
     if not stdout:
         if not stderr:
             return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")
-        return CNIError(E.UNKNOWN, f"netplugin failed: {go_quote(stderr.decode('utf-8', 'replace'))}: {exit_err}")
+        return CNIError(E.UNKNOWN, f"netplugin failed: {q(stderr.decode('utf-8', 'replace'))}: {exit_err}")
     try:
         obj = gojson.loads(stdout)
         err = decode_struct(obj, Struct("Error", [("code", UINT), ("msg", STRING), ("details", STRING)], "types.Error"))
     except (gojson.JSONSyntaxError, DecodeError) as exc:
         text = stdout.decode("utf-8", "replace")
-        return CNIError(E.UNKNOWN, f"netplugin failed but error parsing its diagnostic message {go_quote(text)}: {exc}")
+        return CNIError(E.UNKNOWN, f"netplugin failed but error parsing its diagnostic message {q(text)}: {exc}")
     return CNIError(err.get("code", 0), err.get("msg", ""), err.get("details", ""))
 
 

@@ -13,9 +13,10 @@ import posix  # built in and already loaded: `os` would cost a millisecond of st
 import sys
 
 from pycni import __version__
+from pycni.gofmt import errno_text, q, q_list
 from pycni.spec import errors as E
 from pycni.spec.errors import CNIError
-from pycni.spec.version import ALL, VersionError, at_least, go_quote, go_quote_list
+from pycni.spec.version import ALL, VersionError, at_least
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -174,7 +175,13 @@ def decode_config_version(conf: Any) -> str:
 
 def _parse_stdin(stdin: bytes) -> Any:
     from pycni.spec import gojson
-    from pycni.spec.godecode import STRING, DecodeError, Struct, decode_struct, json_kind
+    from pycni.spec.godecode import (
+        STRING,
+        DecodeError,
+        Struct,
+        decode_struct,
+        json_kind,
+    )
 
     try:
         conf = gojson.loads(stdin)
@@ -208,7 +215,7 @@ def _reconcile(conf: Any, versions: tuple[str, ...]) -> str:
     cfg = decode_config_version(conf)
     if cfg not in versions:
         raise CNIError(E.INCOMPATIBLE_CNI_VERSION, "incompatible CNI versions",
-                       f"config is {go_quote(cfg)}, plugin supports {go_quote_list(versions)}")
+                       f"config is {q(cfg)}, plugin supports {q_list(versions)}")
     return cfg
 
 
@@ -340,8 +347,7 @@ def _read_stdin() -> bytes:
             raise OSError(9, "Bad file descriptor")
         return sys.stdin.buffer.read()
     except OSError as exc:
-        text = posix.strerror(exc.errno) if exc.errno else str(exc)
-        raise OSError(f"read /dev/stdin: {text[:1].lower()}{text[1:]}") from None
+        raise OSError(f"read /dev/stdin: {errno_text(exc)}") from None
 
 
 def environ() -> dict[str, str]:

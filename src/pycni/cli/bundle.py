@@ -37,8 +37,8 @@ tracebacks and linecache behave as with a normal import.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import marshal
 import os

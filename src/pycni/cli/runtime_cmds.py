@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import sys
 
+from pycni.gofmt import q
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
@@ -27,13 +29,11 @@ class UsageError(Exception):
 
 def parse_cni_args(value: str) -> list[tuple[str, str]]:
     """cnitool's CNI_ARGS parsing: every ';'-separated pair must be exactly K=V, both non-empty."""
-    from pycni.spec.version import go_quote
-
     out = []
     for pair in value.split(";"):
         kv = pair.split("=")
         if len(kv) != 2 or kv[0] == "" or kv[1] == "":
-            raise UsageError(f"invalid CNI_ARGS pair {go_quote(pair)}")
+            raise UsageError(f"invalid CNI_ARGS pair {q(pair)}")
         out.append((kv[0], kv[1]))
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from _socket import AF_INET, AF_INET6
 
+from pycni.gofmt import q
 from pycni.netlink import codec as c
 from pycni.netlink.socket import NetlinkError, NetlinkSocket, scoped
 
@@ -49,12 +50,6 @@ OPER_STATE_NAMES = {0: "unknown", 1: "not-present", 2: "down", 3: "lower-layer-d
 
 class BridgeError(ValueError):
     """A bridge verb failed; str() is the reference's text."""
-
-
-def _q(s: str) -> str:
-    from pycni.spec.version import go_quote
-
-    return go_quote(s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,9 +190,9 @@ def bridge_by_name(name: str, nl: NetlinkSocket | None = None) -> c.Link:
     try:
         link = link_by_name(name, nl)
     except NetlinkError as e:
-        raise BridgeError(f"could not lookup {_q(name)}: {e}") from None
+        raise BridgeError(f"could not lookup {q(name)}: {e}") from None
     if link.kind != "bridge":
-        raise BridgeError(f"{_q(name)} already exists but is not a bridge")
+        raise BridgeError(f"{q(name)} already exists but is not a bridge")
     return link
 
 
@@ -217,7 +212,7 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
         except ExistsError:
             pass
         except NetlinkError as e:
-            raise BridgeError(f"could not add {_q(name)}: {e}") from None
+            raise BridgeError(f"could not add {q(name)}: {e}") from None
         if promisc:
             try:
                 # by name: the index is not known yet (the Go library looks it up the same way)
@@ -225,7 +220,7 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
 
                 set_promisc(link_by_name(name, s), True, s)
             except NetlinkError as e:
-                raise BridgeError(f"could not set promiscuous mode on {_q(name)}: {e}") from None
+                raise BridgeError(f"could not set promiscuous mode on {q(name)}: {e}") from None
         br = bridge_by_name(name, s)
         try:
             sysctl.set(f"net/ipv6/conf/{name}/accept_ra", "0")
@@ -275,18 +270,18 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
                 return
             if family == AF_INET or _contains(aip, a.prefixlen, ip) or _contains(ip, plen, aip):
                 if not force:
-                    raise BridgeError(f"{_q(name)} already has an IP address different from {want}")
+                    raise BridgeError(f"{q(name)} already has an IP address different from {want}")
                 try:
                     addr_del(link.index, f"{aip}/{a.prefixlen}", s)
                 except NetlinkError as e:
-                    raise BridgeError(f"could not remove IP address from {_q(name)}: {e}") from None
+                    raise BridgeError(f"could not remove IP address from {q(name)}: {e}") from None
         flags = c.IFA_F_NODAD if nodad and family == AF_INET6 else 0
         try:
             addr_add(link.index, want, flags=flags, nl=s)
         except ExistsError:
             pass
         except NetlinkError as e:
-            raise BridgeError(f"could not add IP address {want} to {_q(name)}: {e}") from None
+            raise BridgeError(f"could not add IP address {want} to {q(name)}: {e}") from None
         if link.address:
             try:
                 link_set_hwaddr(link, link.address, s)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 
+from pycni.gofmt import q
 from pycni.runtime import cache
 from pycni.runtime.conf import NetworkConfigList, PluginConfig, inject_conf
 from pycni.runtime.errors import CNIRuntimeError, join, wrap
 from pycni.runtime.gomarshal import Ordered, RawJSON
 from pycni.spec.errors import CNIError
-from pycni.spec.version import CURRENT, VersionError, at_least, go_quote
+from pycni.spec.version import CURRENT, VersionError, at_least
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,9 +72,9 @@ class NetworkAttachment:
 
 def describe(plugin: PluginConfig) -> str:
     """pluginDescription: type="t" and, when the plugin object has one, name="n"."""
-    out = f"type={go_quote(plugin.type)}"
+    out = f"type={q(plugin.type)}"
     if plugin.name:
-        out += f" name={go_quote(plugin.name)}"
+        out += f" name={q(plugin.name)}"
     return out
 
 
@@ -228,7 +229,7 @@ class CNIRuntime:
     def check_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
         """CheckNetworkList: version gate (0.4.0) before disableCheck, then forward with the cache."""
         if not _at_least(net.cni_version, "0.4.0"):
-            raise CNIRuntimeError(f"configuration version {go_quote(net.cni_version)} does not support the "
+            raise CNIRuntimeError(f"configuration version {q(net.cni_version)} does not support the "
                                   "CHECK command")
         if net.disable_check:
             return
@@ -383,7 +384,7 @@ class CNIRuntime:
         for plugin in net.plugins:
             try:
                 if version not in self.get_version_info(plugin.type):
-                    errs.append(f"plugin {plugin.type} does not support config version {go_quote(version)}")
+                    errs.append(f"plugin {plugin.type} does not support config version {q(version)}")
             except CNIRuntimeError as exc:
                 errs.append(str(exc))
             caps.update(c for c, on in plugin.capabilities.items() if on)

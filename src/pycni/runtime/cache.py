@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from pycni.gofmt import q
 from pycni.runtime.errors import CNIRuntimeError
 from pycni.runtime.gomarshal import Ordered, go_any, marshal
 from pycni.spec import gojson
@@ -43,11 +44,9 @@ class CachedInfo:
 
 def file_path(cache_dir: str, network: str, container_id: str, ifname: str) -> str:
     if network == "" or container_id == "" or ifname == "":
-        from pycni.spec.version import go_quote
-
         raise CNIRuntimeError(
-            f"cache file path requires network name ({go_quote(network)}), container ID "
-            f"({go_quote(container_id)}), and interface name ({go_quote(ifname)})")
+            f"cache file path requires network name ({q(network)}), container ID "
+            f"({q(container_id)}), and interface name ({q(ifname)})")
     return os.path.join(cache_dir or DEFAULT_CACHE_DIR, "results", f"{network}-{container_id}-{ifname}")
 
 
@@ -175,8 +174,6 @@ def result_from_bytes(data: bytes | str) -> dict[str, Any]:
 def cached_result(path: str, cni_version: str) -> dict[str, Any] | None:
     """getCachedResult: the cached ADD result converted to `cni_version`; None if no file."""
     from pycni.spec import result as R
-    from pycni.spec.version import go_quote
-
     data = read_bytes(path)
     if data is None:
         return None
@@ -188,7 +185,7 @@ def cached_result(path: str, cni_version: str) -> dict[str, Any] | None:
     try:
         return R.convert(res, cni_version)
     except R.ResultError as exc:
-        raise CNIRuntimeError(f"failed to convert cached result to config version {go_quote(cni_version)}: {exc}") \
+        raise CNIRuntimeError(f"failed to convert cached result to config version {q(cni_version)}: {exc}") \
             from None
 
 

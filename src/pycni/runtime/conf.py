@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 
+from pycni.gofmt import q
 from pycni.runtime.errors import ConfigError, NoConfigsFoundError, NotFoundError
 from pycni.runtime.gomarshal import MarshalError, go_any, go_type_name, marshal
 from pycni.spec import gojson
 from pycni.spec.godecode import json_kind
-from pycni.spec.version import CURRENT, VersionError, go_quote
+from pycni.spec.version import CURRENT, VersionError
 from pycni.spec.version import parse as parse_version
 
 TYPE_CHECKING = False
@@ -178,7 +179,7 @@ def _read_bool(raw: dict[str, Any], key: str) -> bool:
     low = val.lower()
     if low in ("true", "false"):
         return low == "true"
-    raise ConfigError(f"error parsing configuration list: invalid value {go_quote(low)} for {key}")
+    raise ConfigError(f"error parsing configuration list: invalid value {q(low)} for {key}")
 
 
 def _select_version(raw: dict[str, Any]) -> str:

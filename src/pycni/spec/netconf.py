@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pycni.gofmt import float_text
 from pycni.spec import result as R
-from pycni.spec.gojson import GoFloat
 from pycni.spec.godecode import BOOL, OBJECT, STRING, Struct, decode_struct
+from pycni.spec.gojson import GoFloat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

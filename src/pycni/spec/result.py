@@ -12,9 +12,18 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from pycni.gofmt import q
 from pycni.spec import ipnet
-from pycni.spec.godecode import BOOL, INT, IP, IPNET, STRING, DecodeError, Struct, decode_struct  # noqa: F401
-from pycni.spec.version import go_quote
+from pycni.spec.godecode import (  # noqa: F401
+    BOOL,
+    INT,
+    IP,
+    IPNET,
+    STRING,
+    DecodeError,
+    Struct,
+    decode_struct,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -177,7 +186,7 @@ def parse(obj: Any, version: str) -> Result:
     """
     fam = family(version)
     if fam is None:
-        raise ResultError(f"unsupported CNI result version {go_quote(version)}")
+        raise ResultError(f"unsupported CNI result version {q(version)}")
     try:
         d = decode_struct(obj, _SHAPES[fam])
     except DecodeError as exc:
@@ -186,7 +195,7 @@ def parse(obj: Any, version: str) -> Result:
     if got not in FAMILY_VERSIONS[fam]:
         supported = FAMILY_VERSIONS[fam]
         listed = "[" + " ".join(supported) + "]"
-        raise ResultError(f"result type supports {listed} but unmarshalled CNIVersion is {go_quote(got)}")
+        raise ResultError(f"result type supports {listed} but unmarshalled CNIVersion is {q(got)}")
     out: Result = {"cniVersion": got or "0.1.0"}
     if fam == "02x":
         for key in ("ip4", "ip6"):
