@@ -1,4 +1,4 @@
-"""`tuning`: sysctls and link attributes of the container interface (upstream HEAD), restored on DEL.
+"""`tuning`, the implementation: sysctls and link attributes of the container interface (upstream HEAD).
 
 Recipe: reject duplicated sysctl keys -> decode the config (CNI_ARGS MAC < runtimeConfig.mac < args.cni.*)
 -> allow-list -> in the container netns: write the net sysctls (IFNAME = the interface), back up the current
@@ -17,260 +17,55 @@ Deliberate differences from upstream (each a bug or leak there):
 
 from __future__ import annotations
 
-from pycni.skel import CmdArgs, Plugin
+import os
+
+from pycni.gofmt import bool_text, errno_text, q
+from pycni.linux import link
+from pycni.linux.sysctl import write_path
+from pycni.netlink import codec as c
+from pycni.netlink.netns import NetNSError, NSPathNotExistError, netns
+from pycni.netlink.socket import LinkNotFoundError, NetlinkError, NetlinkSocket, wrap
+from pycni.skel import CmdArgs
+from pycni.spec import gojson
+from pycni.spec.netconf import parse_prev_result
+from pycni.spec.result import ResultError, convert
+
+from .config import (
+    TuningConf,
+    check_duplicate_sysctl_keys,
+    load_conf,
+    read_allowlist,
+    sysctl_filename,
+    validate_allowlist,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULT_DATA_DIR = "/run/cni/tuning"
-ALLOWLIST_FILE = "/etc/cni/tuning/allowlist.conf"
-
 IFF_PROMISC = 0x100
 IFF_ALLMULTI = 0x200
-
-
-def _fields() -> list[tuple[str, Any]]:
-    from pycni.plugins.common import runtime_mac_field
-    from pycni.spec.godecode import BOOL, INT, STRING, Struct
-
-    ipam_args = Struct("IPAMArgs", [
-        ("sysctl", ("map", STRING, "map[string]string")),
-        ("mac", STRING),
-        ("promisc", BOOL),
-        ("mtu", INT),
-        ("allmulti", BOOL),
-        ("txQLen", INT),
-    ], "main.IPAMArgs")
-    args = Struct("", [("cni", ("struct", ipam_args))], 'struct { A *main.IPAMArgs "json:\\"cni\\"" }')
-    return [
-        ("dataDir", STRING),
-        ("sysctl", ("map", STRING, "map[string]string")),
-        ("mac", STRING),
-        ("promisc", BOOL),
-        ("mtu", INT),
-        ("txQLen", INT),
-        ("allmulti", BOOL),
-        runtime_mac_field(),
-        ("args", ("struct", args)),
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Configuration
-
-
-class TuningConf:
-    """The decoded config after every override. None = not configured (Go's nil pointer / zero value)."""
-
-    __slots__ = ("raw", "data_dir", "sysctl", "mac", "promisc", "mtu", "txqlen", "allmulti")
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self.data_dir: str = raw.get("dataDir") or DEFAULT_DATA_DIR
-        self.sysctl: list[tuple[str, str]] = list((raw.get("sysctl") or {}).items())
-        self.mac: str = raw.get("mac", "")
-        self.promisc: bool | None = raw.get("promisc")  # explicit false is kept (see module docstring)
-        self.mtu: int = raw.get("mtu", 0)
-        self.txqlen: int | None = raw.get("txQLen")
-        self.allmulti: bool | None = raw.get("allmulti")
-
-    @property
-    def changes_link(self) -> bool:
-        return bool(self.mac) or self.mtu != 0 or self.promisc is not None or self.allmulti is not None \
-            or self.txqlen is not None
-
-
-def check_duplicate_sysctl_keys(stdin: bytes) -> None:
-    """HEAD rejects a sysctl key given twice (decoding stdin into map[sysctlKey]string with a key hook).
-
-    Go's own errors from that decode come back unwrapped: the first type mismatch, unless a duplicate (which
-    aborts the decode) comes first.
-    """
-    if b"sysctl" not in stdin.lower():
-        return
-    pairs = _loads_pairs(stdin)
-    if not isinstance(pairs, list):
-        return
-    seen: set[str] = set()
-    type_error: str | None = None
-    for key, value in pairs:
-        if not isinstance(key, str) or key.casefold() != "sysctl" or value is None:
-            continue
-        if not _is_pairs(value):
-            type_error = type_error or (f"json: cannot unmarshal {_kind(value)} into Go struct field "
-                                        "sysctlCheck.sysctl of type map[main.sysctlKey]string")
-            continue
-        for k, v in value:
-            if k in seen:
-                raise ValueError("duplicated sysctl keys are not allowed")
-            seen.add(k)
-            if v is not None and not isinstance(v, str):
-                type_error = type_error or (f"json: cannot unmarshal {_kind(v)} into Go struct field "
-                                            "sysctlCheck.sysctl of type string")
-    if type_error:
-        raise ValueError(type_error)
-
-
-class _PairsList(list):  # type: ignore[type-arg]
-    """A JSON object kept as its (key, value) pairs, duplicates included."""
-
-
-def _is_pairs(v: Any) -> bool:
-    return isinstance(v, _PairsList)
-
-
-def _kind(v: Any) -> str:
-    # _loads_pairs makes every object a _PairsList (a list), so name those before the shared helper
-    # would call them arrays; no plain dict ever comes from it.
-    if _is_pairs(v):
-        return "object"
-    from pycni.spec.godecode import json_kind
-
-    return json_kind(v)
-
-
-def _loads_pairs(stdin: bytes) -> Any:
-    """stdin with every object as a _PairsList of its (key, value) pairs, repeated keys kept."""
-    from pycni.spec import gojson
-
-    try:
-        value = gojson.loads(stdin)
-    except gojson.JSONSyntaxError:  # already validated by skel; nothing to check on odd input
-        return None
-    return _as_pairs(value)
-
-
-def _as_pairs(v: Any) -> Any:
-    if isinstance(v, dict):
-        items = getattr(v, "pairs", None) or v.items()  # gojson.DupKeys keeps repeated keys in .pairs
-        return _PairsList((k, _as_pairs(x)) for k, x in items)
-    if isinstance(v, list):
-        return [_as_pairs(x) for x in v]
-    return v
-
-
-def load_conf(args: CmdArgs) -> TuningConf:
-    from pycni.plugins.common import decode_conf, mac_override
-
-    raw = decode_conf(args.conf, _fields(), "failed to load netconf", "TuningConf")
-    conf = TuningConf(raw)
-    mac = mac_override(args.args, (raw.get("runtimeConfig") or {}).get("mac", ""))
-    if mac:
-        conf.mac = mac
-    cni = (raw.get("args") or {}).get("cni")
-    if cni is not None:
-        if "sysctl" in cni:
-            merged = dict(conf.sysctl)
-            merged.update(cni["sysctl"])
-            conf.sysctl = list(merged.items())
-        if "mac" in cni:
-            conf.mac = cni["mac"]
-        if "promisc" in cni:
-            conf.promisc = cni["promisc"]
-        if "mtu" in cni:
-            conf.mtu = cni["mtu"]
-        if "allmulti" in cni:
-            conf.allmulti = cni["allmulti"]
-        if "txQLen" in cni:
-            conf.txqlen = cni["txQLen"]
-    return conf
-
-
-def read_allowlist(path: str = ALLOWLIST_FILE) -> list[str] | None:
-    """Non-empty trimmed lines of the allow-list, or None when the file does not exist (no restriction)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ValueError(f"open {path}: {_strerror(exc)}") from None
-    return [line.strip() for line in text.split("\n") if line.strip()]
-
-
-def validate_allowlist(sysctls: list[tuple[str, str]], allowlist: list[str] | None) -> None:
-    """Every key must match (unanchored, like Go's regexp.MatchString) one allow-list pattern."""
-    if allowlist is None or not sysctls:
-        return
-    import re
-
-    compiled = []
-    for pattern in allowlist:
-        try:
-            compiled.append(re.compile(pattern))
-        except re.error as exc:
-            raise ValueError(f"error parsing regexp: {exc}: `{pattern}`") from None
-    for key, _ in sysctls:
-        if not any(rx.search(key) for rx in compiled):
-            raise ValueError(f"Sysctl {key} is not allowed. Only the following sysctls are allowed: "
-                             f"[{' '.join(allowlist)}]")
-
-
-def sysctl_filename(key: str, ifname: str) -> str:
-    """HEAD's getSysctlFilename: dots become slashes, then the first IFNAME is the interface (so dotted
-    interface names work); the cleaned path must stay under /proc/sys/net/."""
-    import posixpath
-
-    key = key.replace(".", "/").replace("IFNAME", ifname, 1)
-    path = posixpath.normpath(posixpath.join("/proc/sys", key))
-    if not path.startswith("/proc/sys/net/"):
-        raise ValueError(f"invalid net sysctl key: {_go_quote(key)}")
-    return path
-
-
-def _go_quote(s: str) -> str:
-    from pycni.spec.version import go_quote
-
-    return go_quote(s)
-
-
-def _strerror(exc: OSError) -> str:
-    from pycni.gofmt import errno_text as strerror
-
-    return strerror(exc.errno or 0)
-
-
-def backup_path(data_dir: str, container_id: str, ifname: str) -> str:
-    import os
-
-    return os.path.join(data_dir, f"{container_id}_{ifname}.json")
-
 
 # ---------------------------------------------------------------------------------------------
 # Link attributes
 
 
 def _set_flag(index: int, flag: int, on: bool) -> None:
-    from pycni.netlink import codec as c
-    from pycni.netlink.socket import NetlinkSocket
-
     with NetlinkSocket() as s:
         s.request(c.RTM_NEWLINK, c.pack_ifinfomsg(index=index, flags=flag if on else 0, change=flag))
 
 
 def _set_txqlen(index: int, qlen: int) -> None:
-    from pycni.netlink import codec as c
-    from pycni.netlink.socket import NetlinkSocket
-
     with NetlinkSocket() as s:
         s.request(c.RTM_NEWLINK, c.pack_link(c.Link(index=index, txqlen=qlen & 0xFFFFFFFF)))
 
 
-def _get_link(ifname: str) -> Any:
-    from pycni.linux import link
-    from pycni.netlink.socket import NetlinkError
-
-    try:
+def _get_link(ifname: str) -> c.Link:
+    with wrap("failed to get %q", ifname):
         return link.link_by_name(ifname)
-    except NetlinkError as exc:
-        raise ValueError(f"failed to get {_go_quote(ifname)}: {exc}") from None
 
 
 def change_mac(ifname: str, mac: str) -> None:
-    from pycni.linux import link
-    from pycni.netlink import codec as c
-
     try:
         raw = c.parse_mac(mac)
     except c.CodecError as exc:
@@ -288,13 +83,19 @@ def change_allmulti(ifname: str, on: bool) -> None:
 
 
 def change_mtu(ifname: str, mtu: int) -> None:
-    from pycni.linux import link
-
     link.link_set_mtu(_get_link(ifname), mtu & 0xFFFFFFFF)
 
 
 def change_txqlen(ifname: str, qlen: int) -> None:
     _set_txqlen(_get_link(ifname).index, qlen)
+
+
+# ---------------------------------------------------------------------------------------------
+# The backup of the link attributes
+
+
+def backup_path(data_dir: str, container_id: str, ifname: str) -> str:
+    return os.path.join(data_dir, f"{container_id}_{ifname}.json")
 
 
 def backup_content(conf: TuningConf, lk: Any) -> dict[str, Any]:
@@ -314,17 +115,17 @@ def backup_content(conf: TuningConf, lk: Any) -> dict[str, Any]:
 
 
 def write_backup(path: str, content: dict[str, Any], ifname: str) -> None:
-    """Atomically: <path>.tmp.<pid>, fsync, rename, fsync the directory. Directory created 0700."""
-    import os
+    """Atomically: <path>.tmp.<pid>, fsync, rename, fsync the directory. Directory created 0700.
 
-    from pycni.spec import gojson
-
+    Not pycni.atomicfile.write_atomic: that one imports tempfile (with re, enum, random, shutil: ~15 ms),
+    too much for an ADD; the steps and the guarantees are the same.
+    """
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"failed to create backup directory: mkdir {exc.filename or directory}: "
-                         f"{_strerror(exc)}") from None
+                         f"{errno_text(exc)}") from None
     data = gojson.dumps(content, 1).encode()
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
@@ -345,20 +146,18 @@ def write_backup(path: str, content: dict[str, Any], ifname: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise ValueError(f"failed to save file {ifname}.json: open {path}: {_strerror(exc)}") from None
+        raise ValueError(f"failed to save file {ifname}.json: open {path}: {errno_text(exc)}") from None
 
 
 def read_backup(path: str) -> dict[str, Any] | None:
     """The backup document; None when absent. ValueError when unreadable or not a JSON object."""
-    from pycni.spec import gojson
-
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ValueError(f"failed to open file {_go_quote(path)}: {_strerror(exc)}") from None
+        raise ValueError(f"failed to open file {q(path)}: {errno_text(exc)}") from None
     try:
         doc = gojson.loads(data)
     except gojson.JSONSyntaxError as exc:
@@ -403,14 +202,18 @@ def _backup_field(doc: dict[str, Any], key: str) -> Any:
     return None
 
 
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 # ---------------------------------------------------------------------------------------------
 # Commands
 
 
 def _prev_result(conf: TuningConf) -> dict[str, Any]:
-    from pycni.spec.netconf import parse_prev_result
-    from pycni.spec.result import ResultError
-
     raw = conf.raw.get("prevResult")
     if raw is None:
         raise ValueError("Required prevResult missing")
@@ -428,13 +231,9 @@ class _Enter:
     __slots__ = ("_ns",)
 
     def __init__(self, path: str) -> None:
-        from pycni.netlink.netns import netns
-
         self._ns = netns(path)
 
     def __enter__(self) -> None:
-        from pycni.netlink.netns import NetNSError
-
         try:
             self._ns.__enter__()
         except NetNSError as exc:
@@ -445,8 +244,6 @@ class _Enter:
 
 
 def write_sysctls(conf: TuningConf, ifname: str) -> None:
-    from pycni.linux.sysctl import write_path
-
     for key, value in conf.sysctl:
         write_path(sysctl_filename(key, ifname), value, create=True)
 
@@ -480,10 +277,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
 
 def _with_mac(result: dict[str, Any], ifname: str, mac: str) -> dict[str, Any]:
     """updateResultsMacAddr: the result in the current version, every interface named ifname gets mac."""
-    from pycni.spec.result import convert
-
-    cur = convert(result, "1.1.0")
-    cur = dict(cur)
+    cur = dict(convert(result, "1.1.0"))
     cur["interfaces"] = [dict(i, mac=mac) if i.get("name") == ifname else i for i in cur.get("interfaces") or []]
     if not cur["interfaces"]:
         del cur["interfaces"]
@@ -491,11 +285,6 @@ def _with_mac(result: dict[str, Any], ifname: str, mac: str) -> dict[str, Any]:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    import os
-
-    from pycni.netlink.netns import NetNSError, NSPathNotExistError, netns
-    from pycni.netlink.socket import LinkNotFoundError
-
     conf = load_conf(args)
     path = backup_path(conf.data_dir, args.container_id, args.ifname)
     if not os.path.exists(path):
@@ -512,8 +301,6 @@ def cmd_del(args: CmdArgs) -> None:
                 return
             if doc is None:
                 return
-            from pycni.linux import link
-
             try:
                 link.link_by_name(args.ifname)
             except LinkNotFoundError:
@@ -530,19 +317,7 @@ def cmd_del(args: CmdArgs) -> None:
         pass
 
 
-def _remove(path: str) -> None:
-    import os
-
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def cmd_check(args: CmdArgs) -> None:
-    from pycni.netlink import codec as c
-    from pycni.spec.result import ResultError, convert
-
     check_duplicate_sysctl_keys(args.stdin)
     conf = load_conf(args)
     result = _prev_result(conf)
@@ -557,14 +332,11 @@ def cmd_check(args: CmdArgs) -> None:
                 with open(path, "rb") as f:
                     got = f.read().decode("utf-8", "surrogateescape")
             except OSError as exc:
-                raise ValueError(f"open {path}: {_strerror(exc)}") from None
+                raise ValueError(f"open {path}: {errno_text(exc)}") from None
             if got.endswith("\n"):
                 got = got[:-1]
             if got != want:
                 raise ValueError(f"Error: Tuning configured value of {path} is {want}, current value is {got}")
-        from pycni.linux import link
-        from pycni.netlink.socket import NetlinkError
-
         try:
             lk = link.link_by_name(args.ifname)
         except NetlinkError:
@@ -581,7 +353,7 @@ def cmd_check(args: CmdArgs) -> None:
         promisc = 1 if lk.flags & IFF_PROMISC else 0
         want_promisc = bool(conf.promisc)
         if want_promisc != bool(promisc):
-            raise ValueError(f"Error: Tuning link {name} configured promisc is {_go_bool(want_promisc)}, "
+            raise ValueError(f"Error: Tuning link {name} configured promisc is {bool_text(want_promisc)}, "
                              f"current value is {promisc}")
         if conf.mtu != 0 and conf.mtu != lk.mtu:
             raise ValueError(f"Error: Tuning configured MTU of {name} is {conf.mtu}, current value is {lk.mtu}")
@@ -589,17 +361,11 @@ def cmd_check(args: CmdArgs) -> None:
             allmulti = bool(lk.flags & IFF_ALLMULTI)
             if allmulti != conf.allmulti:
                 raise ValueError(f"Error: Tuning configured all-multicast mode of {name} is "
-                                 f"{_go_bool(conf.allmulti)}, current value is {_go_bool(allmulti)}")
+                                 f"{bool_text(conf.allmulti)}, current value is {bool_text(allmulti)}")
         if conf.txqlen is not None and conf.txqlen != lk.txqlen:
             raise ValueError(f"Error: Tuning configured Transmit Queue Length of {name} is {conf.txqlen}, "
                              f"current value is {lk.txqlen}")
 
 
-def _go_bool(v: bool) -> str:
-    return "true" if v else "false"
-
-
-cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
-
-PLUGIN = Plugin("tuning", impl=__name__)  # transitional: moves into a package
-
+# Upstream's tuning registers no GC/STATUS handler (skel answers both with success): nothing to forward.
+cmd_gc = cmd_status = None
