@@ -7,7 +7,7 @@ import sys
 
 
 def _install_plugins(ns: argparse.Namespace) -> int:
-    from pycni.cli.install import InstallError, install
+    from pycni.cli.install import InstallError, install  # lazy: a sub-command loads only its own module
 
     try:
         paths = install(ns.dir, ns.only or None, python=ns.python)
@@ -20,13 +20,13 @@ def _install_plugins(ns: argparse.Namespace) -> int:
 
 
 def _demo(ns: argparse.Namespace) -> int:
-    from pycni.cli.demo import main as demo_main
+    from pycni.cli.demo import main as demo_main  # lazy: a sub-command loads only its own module
 
     return demo_main(keep=ns.keep, flows=ns.flows)
 
 
 def _runtime(ns: argparse.Namespace) -> int:
-    from pycni.cli.runtime_cmds import run
+    from pycni.cli.runtime_cmds import run  # lazy: a sub-command loads only its own module
 
     return run(ns)
 
@@ -61,7 +61,7 @@ def _add_runtime_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def _ipam_show(ns: argparse.Namespace) -> int:
-    from pycni.cli.ipam_show import run
+    from pycni.cli.ipam_show import run  # lazy: a sub-command loads only its own module
 
     return run(ns.data_dir, ns.network, ns.json)
 

@@ -313,10 +313,12 @@ def _iface_ok(ipc: dict[str, Any], interfaces: list[dict[str, Any]], ifname: str
 def _track_gateway(ipc: dict[str, Any], v4gw: str | None, v6gw: str | None) -> tuple[str | None, str | None]:
     # As the reference: the first IPv4 gateway, and the first IPv6 one; a missing gateway is "not IPv4".
     gw = ipc.get("gateway")
-    gw_is_v4 = gw is not None and ":" not in gw
-    if gw_is_v4 and v4gw is None:
-        v4gw = c.canonical_ip(gw)
-    elif not gw_is_v4 and v6gw is None and gw is not None:
+    if gw is None:
+        return v4gw, v6gw
+    if family_of(gw) == 4:
+        if v4gw is None:
+            v4gw = c.canonical_ip(gw)
+    elif v6gw is None:
         v6gw = c.canonical_ip(gw)
     return v4gw, v6gw
 

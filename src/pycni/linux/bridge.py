@@ -10,11 +10,15 @@ calling thread. Error texts are the reference's (plugins/main/bridge, pkg/link/s
 from __future__ import annotations
 
 import struct
+import sys
 from _socket import AF_INET, AF_INET6
 
 from pycni.gofmt import q
+from pycni.linux import sysctl
+from pycni.linux.addr import addr_add, addr_del, addr_list
+from pycni.linux.link import link_by_name, link_set_hwaddr, link_set_up
 from pycni.netlink import codec as c
-from pycni.netlink.socket import NetlinkError, NetlinkSocket, scoped
+from pycni.netlink.socket import ExistsError, NetlinkError, NetlinkSocket, scoped
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -185,8 +189,6 @@ def _index(link: c.Link | int) -> int:
 
 def bridge_by_name(name: str, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's bridgeByName: the link, which must be a bridge."""
-    from pycni.linux.link import link_by_name
-
     try:
         link = link_by_name(name, nl)
     except NetlinkError as e:
@@ -199,10 +201,6 @@ def bridge_by_name(name: str, nl: NetlinkSocket | None = None) -> c.Link:
 def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's ensureBridge: create (an existing link is kept as it is), promisc on if asked, check that
     the link is a bridge, accept_ra=0 on it, set it up. Errors are *not* yet wrapped in `failed to create bridge`."""
-    from pycni.linux import sysctl
-    from pycni.linux.link import link_set_up
-    from pycni.netlink.socket import ExistsError
-
     with scoped(nl) as s:
         try:
             if name == "":
@@ -216,7 +214,6 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
         if promisc:
             try:
                 # by name: the index is not known yet (the Go library looks it up the same way)
-                from pycni.linux.link import link_by_name
 
                 set_promisc(link_by_name(name, s), True, s)
             except NetlinkError as e:
@@ -252,10 +249,6 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
     value it had when `link` was read (pinning it: otherwise it follows the lowest port MAC).
     pycni: `nodad` adds an IPv6 address with IFA_F_NODAD (the "dad": "skip" extension).
     """
-    from pycni.linux.addr import addr_add, addr_del, addr_list
-    from pycni.linux.link import link_set_hwaddr
-    from pycni.netlink.socket import ExistsError
-
     ip, plen = c.split_cidr(cidr)
     want = f"{ip}/{plen}"
     name = link.name or ""
@@ -369,8 +362,8 @@ class NftError(RuntimeError):
 
 
 def _nft_apply(cfg: dict[str, Any]) -> None:
-    import json
-    import subprocess
+    import json  # lazy: heavy stdlib, only on this branch
+    import subprocess  # lazy: heavy stdlib, only on this branch
 
     try:
         proc = subprocess.run(["nft", "-j", "-f", "-"], input=json.dumps(cfg), capture_output=True, text=True,
@@ -382,8 +375,8 @@ def _nft_apply(cfg: dict[str, Any]) -> None:
 
 
 def _nft_prerouting_rules() -> list[dict[str, Any]]:
-    import json
-    import subprocess
+    import json  # lazy: heavy stdlib, only on this branch
+    import subprocess  # lazy: heavy stdlib, only on this branch
 
     try:
         proc = subprocess.run(["nft", "-j", "list", "chain", "bridge", NAT_TABLE, PREROUTING], capture_output=True,
@@ -411,8 +404,6 @@ def spoofcheck_setup(iface: str, mac: str, ref_id: str) -> None:
 def spoofcheck_teardown(ref_id: str) -> None:
     """Remove this attachment's PREROUTING rule and both chains; table and base chain stay.
     Raises BridgeError `failed to teardown spoof-check: <rule error>, <chain error>` (Go's %v of nil: <nil>)."""
-    import sys
-
     rule_err: str | None = None
     try:
         prerouting = _nft_prerouting_rules()

@@ -7,6 +7,7 @@ nothing here reads or writes packets. MTU, MAC, master and up state are netlink'
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 
@@ -76,8 +77,6 @@ def create(name: str, flags: int, *, owner: int | None = None, group: int | None
            persist: bool = True) -> str:
     """Create tun/tap `name` with `flags` (IFF_TUN or IFF_TAP plus options), optionally owned by uid/gid, and make
     it persistent. Returns the kernel's name for it. TuntapError on failure (nothing is left behind)."""
-    import fcntl
-
     try:
         fd = os.open(TUN_DEVICE, os.O_RDWR | os.O_CLOEXEC)
     except OSError as e:

@@ -13,6 +13,7 @@ then decides), anything else is NSPathNotNSError `unknown FS magic on "<p>": <he
 from __future__ import annotations
 
 import os
+import sys
 
 from pycni.gofmt import errno_text, q
 
@@ -51,7 +52,7 @@ class NetNSRestoreError(NetNSError):
 def _get_libc() -> Any:
     global _libc
     if _libc is None:
-        import ctypes  # only where os.setns is missing (Python < 3.12) or a statfs is needed
+        import ctypes  # lazy: only where os.setns is missing (Python < 3.12) or a statfs is needed
 
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
@@ -63,7 +64,7 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
     if native is not None:
         native(fd, nstype)
         return
-    import ctypes
+    import ctypes  # lazy: heavy stdlib, only on this branch
 
     if _get_libc().setns(fd, nstype) != 0:
         err = ctypes.get_errno()
@@ -72,14 +73,13 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
 
 def fs_magic(path: str) -> int:
     """statfs(2) f_type of path (glibc's struct statfs starts with f_type: a long, an int on s390x)."""
-    import ctypes
+    import ctypes  # lazy: heavy stdlib, only on this branch
 
     buf = ctypes.create_string_buffer(512)
     if _get_libc().statfs(os.fsencode(path), buf) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), path)
     width = 4 if os.uname().machine.startswith("s390") else ctypes.sizeof(ctypes.c_long)
-    import sys
 
     return int.from_bytes(buf.raw[:width], sys.byteorder) & 0xFFFFFFFF
 

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import os
 
+from pycni import invoke
 from pycni.gofmt import q
+from pycni.invoke import find_in_path
 from pycni.runtime import cache
 from pycni.runtime.conf import NetworkConfigList, PluginConfig, inject_conf
 from pycni.runtime.errors import CNIRuntimeError, join, wrap
 from pycni.runtime.gomarshal import Ordered, RawJSON
+from pycni.skel import valid_name, validate_container_id, validate_ifname
+from pycni.spec import errors as E
+from pycni.spec import gojson
+from pycni.spec import result as R
 from pycni.spec.errors import CNIError
 from pycni.spec.version import CURRENT, VersionError, at_least
 
@@ -109,8 +115,6 @@ class CNIRuntime:
 
     def find(self, plugin_type: str) -> str:
         """FindInPath over this runtime's paths (a plain error, no CNI code)."""
-        from pycni.invoke import find_in_path
-
         try:
             return find_in_path(plugin_type, self.paths)
         except CNIError as exc:
@@ -134,8 +138,6 @@ class CNIRuntime:
         A plugin's failure raises its CNIError (code kept); a result that cannot be parsed raises
         CNIRuntimeError, as libcni's ExecPluginWithResult.
         """
-        from pycni import invoke
-
         if self.in_process:
             module = invoke._own_module(path)
             if module is not None:
@@ -156,9 +158,6 @@ class CNIRuntime:
     def build_config(self, name: str, cni_version: str, plugin: PluginConfig, prev_result: dict[str, Any] | None,
                      rt: RuntimeConf | None) -> PluginConfig:
         """buildOneConfig: name/cniVersion (and prevResult) injected, then runtimeConfig from capabilities."""
-        from pycni.spec import gojson
-        from pycni.spec import result as R
-
         inject: dict[str, Any] = {"name": name, "cniVersion": cni_version}
         if prev_result is not None:
             inject["prevResult"] = RawJSON(gojson.dumps(R.to_json_obj(prev_result), None))
@@ -175,9 +174,6 @@ class CNIRuntime:
 
     def _add_network(self, name: str, cni_version: str, plugin: PluginConfig, prev: dict[str, Any] | None,
                      rt: RuntimeConf) -> dict[str, Any]:
-        from pycni.skel import valid_name, validate_container_id, validate_ifname
-        from pycni.spec import errors as E
-
         path = self.find(plugin.type)
         validate_container_id(rt.container_id)
         if name == "":
@@ -204,8 +200,6 @@ class CNIRuntime:
         return result
 
     def _cache_add(self, result: dict[str, Any] | None, net: NetworkConfigList, rt: RuntimeConf) -> None:
-        from pycni.spec import result as R
-
         obj = R.to_json_obj(result) if result is not None else None
         text = cache.encode(obj, net.data, net.name, rt.container_id, rt.ifname, rt.netns, rt.args, rt.capability_args)
         cache.write_atomic(self._cache_path(net.name, rt), text)
@@ -337,8 +331,6 @@ class CNIRuntime:
 
     def get_version_info(self, plugin_type: str) -> list[str]:
         """GetVersionInfo: the plugin's supportedVersions (VERSION with netns/ifname/path "dummy")."""
-        from pycni.spec import gojson
-
         path = self.find(plugin_type)
         env = self.plugin_env("VERSION", RuntimeConf(netns="dummy", ifname="dummy"))
         env["CNI_PATH"] = "dummy"
@@ -365,8 +357,6 @@ class CNIRuntime:
         return [str(v) for v in versions]
 
     def _exec_raw(self, path: str, stdin: bytes, env: dict[str, str]) -> bytes:
-        from pycni import invoke
-
         try:
             rc, out, errout = invoke._exec(path, env, stdin)
         except CNIError as exc:  # it could not be started

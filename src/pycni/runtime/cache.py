@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import os
 
+from pycni.atomicfile import write_atomic as replace_file
 from pycni.gofmt import q
 from pycni.runtime.errors import CNIRuntimeError
 from pycni.runtime.gomarshal import Ordered, go_any, marshal
+from pycni.skel import decode_config_version
 from pycni.spec import gojson
+from pycni.spec import result as R
+from pycni.spec.errors import CNIError
+from pycni.spec.godecode import OBJECT, STRING, DecodeError, Struct, decode_struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,7 +58,7 @@ def file_path(cache_dir: str, network: str, container_id: str, ifname: str) -> s
 def encode(result_obj: dict[str, Any] | None, config: bytes, network: str, container_id: str, ifname: str,
            netns: str, cni_args: list[tuple[str, str]] | None, capability_args: dict[str, Any] | None) -> str:
     """The file's text: json.Marshal(cachedInfo), the result round-tripped through a Go map."""
-    import base64
+    import base64  # lazy: heavy stdlib, only on this branch
 
     info: dict[str, Any] = Ordered()
     info["kind"] = KIND
@@ -88,8 +93,6 @@ def _mkdir_all(path: str, mode: int) -> None:
 
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` (0600, directories 0700) through a temporary file, fsync and rename."""
-    from pycni.atomicfile import write_atomic as replace_file
-
     _mkdir_all(os.path.dirname(path), 0o700)
     replace_file(path, text.encode("utf-8", "surrogateescape"), 0o600)
 
@@ -116,8 +119,6 @@ _CACHED = None
 def _shape() -> Any:
     global _CACHED
     if _CACHED is None:
-        from pycni.spec.godecode import OBJECT, STRING, Struct
-
         _CACHED = Struct("cachedInfo", [
             ("kind", STRING), ("containerId", STRING), ("config", STRING), ("ifName", STRING),
             ("networkName", STRING), ("netns", STRING),
@@ -129,9 +130,7 @@ def _shape() -> Any:
 
 def decode(data: bytes) -> CachedInfo | None:
     """json.Unmarshal into cachedInfo; None when that fails (bad JSON, a wrong type, bad base64)."""
-    import binascii
-
-    from pycni.spec.godecode import DecodeError, decode_struct
+    import binascii  # lazy: heavy stdlib, only on this branch
 
     try:
         raw = gojson.loads(data)
@@ -153,10 +152,6 @@ def decode(data: bytes) -> CachedInfo | None:
 
 def result_from_bytes(data: bytes | str) -> dict[str, Any]:
     """create.CreateFromBytes: the result in the version its own cniVersion names."""
-    from pycni.skel import decode_config_version
-    from pycni.spec import result as R
-    from pycni.spec.errors import CNIError
-
     try:
         obj = gojson.loads(data)
     except gojson.JSONSyntaxError as exc:
@@ -173,7 +168,6 @@ def result_from_bytes(data: bytes | str) -> dict[str, Any]:
 
 def cached_result(path: str, cni_version: str) -> dict[str, Any] | None:
     """getCachedResult: the cached ADD result converted to `cni_version`; None if no file."""
-    from pycni.spec import result as R
     data = read_bytes(path)
     if data is None:
         return None

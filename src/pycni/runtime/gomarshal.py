@@ -21,7 +21,7 @@ class MarshalError(ValueError):
     pass
 
 
-class Ordered(dict):  # type: ignore[type-arg]
+class Ordered(dict):
     """A Go struct value: its keys are printed in insertion order, not sorted."""
 
 

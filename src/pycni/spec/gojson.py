@@ -28,6 +28,7 @@ class GoFloat(float):
     (Also an integer literal too long for int(): Go reads it as an out-of-range float64 too.)"""
 
     __slots__ = ("text",)
+    text: str
 
 
 class DupKeys(dict):
@@ -35,6 +36,7 @@ class DupKeys(dict):
     (key, value) pair in document order, which Go's decoder walks one by one."""
 
     __slots__ = ("pairs",)
+    pairs: list[tuple[str, Any]]
 
 
 def loads(data: bytes | str) -> Any:
@@ -85,6 +87,7 @@ class _DupBuilder(dict):
     """An object being read that repeated a key: it also keeps every pair from then on."""
 
     __slots__ = ("pairs",)
+    pairs: list[tuple[str, Any]]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.pairs.append((key, value))
