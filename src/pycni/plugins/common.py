@@ -20,7 +20,7 @@ _HOME = {
     "container_link": "check", "check_container_mac": "check", "check_ips_routes": "check",
     "lookup_master": "master", "find_master": "master", "check_master_mtu": "master", "default_master": "master",
     "drop_link": "attach", "rename_temp_link": "attach", "create_in_netns": "attach",
-    "delete_link_quietly": "attach", "release_quietly": "attach", "ipam_ips": "attach", "AddRollback": "attach",
+    "delete_link_quietly": "attach", "release_quietly": "lease", "ipam_ips": "lease", "AddRollback": "attach",
     "attach_l3_or_l2": "attach", "set_notify_sysctls": "attach", "set_up_l2": "attach",
     "delete_attachment": "teardown", "forward": "forward",
 }
@@ -57,6 +57,10 @@ def __getattr__(name: str) -> Any:
         from pycni.plugins.shared import attach
 
         return getattr(attach, name)
+    if home == "lease":
+        from pycni.plugins.shared import lease
+
+        return getattr(lease, name)
     if home == "teardown":
         from pycni.plugins.shared import teardown
 

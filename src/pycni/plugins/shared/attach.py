@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 
-from pycni import invoke
 from pycni.gofmt import q
 from pycni.ipam.configure import configure_iface
 from pycni.linux import link, linkinfo, sysctl
 from pycni.netlink import netns
 from pycni.netlink.socket import NetlinkError, wrap
-from pycni.spec.errors import CNIError
+
+from .lease import ipam_ips, release_quietly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,33 +75,6 @@ def delete_link_quietly(netns_path: str, ifname: str) -> None:
             link.del_link_by_name(ifname)
     except Exception:  # noqa: BLE001, S110 - a rollback must not hide the failure that caused it
         pass
-
-
-def release_quietly(ipam: str, args: CmdArgs) -> None:
-    """Rollback after a failed ADD: IPAM DEL (when there is an IPAM plugin), ignoring its errors."""
-    if not ipam:
-        return
-    try:
-        invoke.ipam_call(ipam, "DEL", args)
-    except Exception:  # noqa: BLE001, S110 - a rollback must not hide the failure that caused it
-        pass
-
-
-def ipam_ips(ipam: str, args: CmdArgs, wrap_text: str | None = None) -> dict[str, Any]:
-    """IPAM ADD; its result (1.1.0) with every IP pointed at interface 0. Releases the IP if it has none.
-    With `wrap_text`, the delegate's error becomes ValueError("<wrap_text>: <err>")."""
-    try:
-        result = invoke.ipam_add(ipam, args)
-    except CNIError as exc:
-        if wrap_text is None:
-            raise
-        raise ValueError(f"{wrap_text}: {exc}") from None
-    if not result.get("ips"):
-        release_quietly(ipam, args)
-        raise ValueError("IPAM plugin returned missing IP config")
-    for ipc in result["ips"]:
-        ipc["interface"] = 0
-    return result
 
 
 class AddRollback:

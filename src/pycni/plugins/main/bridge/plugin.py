@@ -37,12 +37,12 @@ from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError, NSPathNotExistError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, NetlinkSocket, wrap
-from pycni.plugins.shared.attach import release_quietly
 from pycni.plugins.shared.conf import ipam_type as ipam_type_of
 from pycni.plugins.shared.forward import forward
+from pycni.plugins.shared.lease import release_quietly
 from pycni.plugins.shared.netns import check_netns
 from pycni.plugins.shared.prev_result import required_prev_result
-from pycni.plugins.shared.teardown import del_link_with_addrs
+from pycni.plugins.shared.veth import del_link_with_addrs
 from pycni.spec.netconf import parse_prev_result, valid_attachments
 from pycni.spec.result import convert, dns_from_config
 

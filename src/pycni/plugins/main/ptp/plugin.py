@@ -18,13 +18,13 @@ from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NSPathNotExistError
 from pycni.netlink.socket import ExistsError, LinkNotFoundError, NetlinkError, wrap
-from pycni.plugins.shared.attach import release_quietly
 from pycni.plugins.shared.check import container_link
 from pycni.plugins.shared.conf import decode_conf, ipam_type
 from pycni.plugins.shared.forward import forward
+from pycni.plugins.shared.lease import release_quietly
 from pycni.plugins.shared.netns import check_netns
 from pycni.plugins.shared.prev_result import container_iface, required_prev_result
-from pycni.plugins.shared.teardown import del_link_with_addrs
+from pycni.plugins.shared.veth import del_link_with_addrs
 from pycni.spec.godecode import BOOL, INT, STRING
 from pycni.spec.ipnet import family_of, host_cidr
 from pycni.spec.netconf import valid_attachments
