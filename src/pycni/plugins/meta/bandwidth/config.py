@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pycni.spec.result import Result
+
 UINT32_MAX = 0xFFFFFFFF
 
 RATE_KEYS = ("ingressRate", "ingressBurst", "egressRate", "egressBurst")
@@ -127,7 +129,7 @@ def validate_subnets(bw: Bandwidth) -> None:
 class Conf:
     __slots__ = ("raw", "name", "version", "bandwidth", "prev")
 
-    def __init__(self, raw: dict[str, Any], bandwidth: Bandwidth | None, prev: dict[str, Any] | None) -> None:
+    def __init__(self, raw: dict[str, Any], bandwidth: Bandwidth | None, prev: Result | None) -> None:
         self.raw = raw
         self.name: str = raw.get("name", "")
         self.version: str = raw.get("cniVersion", "")

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from pycni.gofmt import q
 from pycni.linux import link, tc
-from pycni.netlink.netns import NetNSError, check_netns_path, netns
+from pycni.netlink import netns
+from pycni.netlink.netns import NetNSError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, wrap
 from pycni.skel import CmdArgs
 from pycni.spec.result import convert
@@ -35,6 +36,8 @@ from .config import Bandwidth, parse_config, validate_subnets
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from pycni.spec.result import Interface, Result
 
 IFB_PREFIX = "bwp"
 IFB_NAME_LEN = 15
@@ -66,7 +69,7 @@ def ifb_name(network: str, container_id: str) -> str:
 
 def _check_netns(path: str) -> None:
     try:
-        check_netns_path(path)
+        netns.check_netns_path(path)
     except NetNSError as exc:
         raise ValueError(f"failed to open netns {q(path)}: {exc}") from None
 
@@ -80,13 +83,13 @@ def veth_peer_index(ifname: str) -> int:
     return lk.link or 0
 
 
-def host_interface(interfaces: list[dict[str, Any]], ifname: str, netns_path: str) -> dict[str, Any]:
+def host_interface(interfaces: list[Interface], ifname: str, netns_path: str) -> Interface:
     """The prevResult interface (no sandbox) that is the host end of the container's veth."""
     if not interfaces:
         raise ValueError("no interfaces provided")
     peer, err = 0, "<nil>"
     try:
-        with netns(netns_path):
+        with netns.netns(netns_path):
             try:
                 peer = veth_peer_index(ifname)
             except ValueError as exc:
@@ -200,7 +203,7 @@ def check_device(index: int, name: str, rate_bits: int, burst_bits: int, bw: Ban
 # Commands
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any] | None:
+def cmd_add(args: CmdArgs) -> Result | None:
     conf = parse_config(args.conf)
     bw = conf.bandwidth
     if bw is None or bw.is_zero():
@@ -210,7 +213,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any] | None:
     validate_subnets(bw)
     if conf.prev is None:
         raise ValueError("must be called as chained plugin")
-    result = dict(convert(conf.prev, "1.1.0"))
+    result = convert(conf.prev, "1.1.0").copy()
     _check_netns(args.netns)
     host = host_interface(result.get("interfaces") or [], args.ifname, args.netns)
     if bw.ingress:

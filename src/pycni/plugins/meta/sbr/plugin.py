@@ -33,7 +33,8 @@ from _socket import AF_INET6
 from pycni.gofmt import errno_text
 from pycni.linux import addr, link, route, rule
 from pycni.netlink import codec as c
-from pycni.netlink.netns import NetNSError, NSPathNotExistError, check_netns_path, netns
+from pycni.netlink import netns
+from pycni.netlink.netns import NetNSError, NSPathNotExistError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, wrap
 from pycni.skel import CmdArgs
 
@@ -172,7 +173,7 @@ class _Locked:
 
     def __enter__(self) -> None:
         try:
-            check_netns_path(self.path)
+            netns.check_netns_path(self.path)
         except NetNSError as exc:
             raise ValueError(str(exc)) from None
         try:
@@ -181,7 +182,7 @@ class _Locked:
             raise ValueError(f"open {self.path}: {errno_text(exc)}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._ns = netns(self.path)
+            self._ns = netns.netns(self.path)
             try:
                 self._ns.__enter__()
             except NetNSError as exc:
@@ -221,7 +222,7 @@ def cmd_del(args: CmdArgs) -> None:
     if args.netns == "":
         return
     try:
-        check_netns_path(args.netns)
+        netns.check_netns_path(args.netns)
     except NSPathNotExistError:
         return  # the namespace, and the rules in it, are gone
     except Exception:

@@ -23,7 +23,8 @@ from pycni.gofmt import bool_text, errno_text, q
 from pycni.linux import link
 from pycni.linux.sysctl import write_path
 from pycni.netlink import codec as c
-from pycni.netlink.netns import NetNSError, NSPathNotExistError, netns
+from pycni.netlink import netns
+from pycni.netlink.netns import NetNSError, NSPathNotExistError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, NetlinkSocket, wrap
 from pycni.skel import CmdArgs
 from pycni.spec import gojson
@@ -42,6 +43,8 @@ from .config import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from pycni.spec.result import Result
 
 IFF_PROMISC = 0x100
 IFF_ALLMULTI = 0x200
@@ -213,7 +216,7 @@ def _remove(path: str) -> None:
 # Commands
 
 
-def _prev_result(conf: TuningConf) -> dict[str, Any]:
+def _prev_result(conf: TuningConf) -> Result:
     raw = conf.raw.get("prevResult")
     if raw is None:
         raise ValueError("Required prevResult missing")
@@ -231,7 +234,7 @@ class _Enter:
     __slots__ = ("_ns",)
 
     def __init__(self, path: str) -> None:
-        self._ns = netns(path)
+        self._ns = netns.netns(path)
 
     def __enter__(self) -> None:
         try:
@@ -248,7 +251,7 @@ def write_sysctls(conf: TuningConf, ifname: str) -> None:
         write_path(sysctl_filename(key, ifname), value, create=True)
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     check_duplicate_sysctl_keys(args.stdin)
     conf = load_conf(args)
     validate_allowlist(conf.sysctl, read_allowlist())
@@ -275,10 +278,10 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
     return result
 
 
-def _with_mac(result: dict[str, Any], ifname: str, mac: str) -> dict[str, Any]:
+def _with_mac(result: Result, ifname: str, mac: str) -> Result:
     """updateResultsMacAddr: the result in the current version, every interface named ifname gets mac."""
-    cur = dict(convert(result, "1.1.0"))
-    cur["interfaces"] = [dict(i, mac=mac) if i.get("name") == ifname else i for i in cur.get("interfaces") or []]
+    cur = convert(result, "1.1.0").copy()
+    cur["interfaces"] = [{**i, "mac": mac} if i.get("name") == ifname else i for i in cur.get("interfaces") or []]
     if not cur["interfaces"]:
         del cur["interfaces"]
     return cur
@@ -293,7 +296,7 @@ def cmd_del(args: CmdArgs) -> None:
         _remove(path)  # the runtime says the namespace is gone, and the interface with it
         return
     try:
-        with netns(args.netns):
+        with netns.netns(args.netns):
             try:
                 doc = read_backup(path)
             except ValueError:
