@@ -10,6 +10,7 @@ import pytest
 
 from pycni import skel
 from pycni.plugins.ipam import host_local as HL
+from pycni.plugins.ipam.host_local import plugin as P
 from pycni.spec import result as R
 
 VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
@@ -144,11 +145,11 @@ def test_del_of_unknown_id_succeeds(ver, tmp_path):  # H5
 @pytest.mark.parametrize("ver", VERSIONS)
 def test_whitespace_in_container_id_is_trimmed_on_disk(ver, tmp_path):  # H6
     conf = net(ver, tmp_path, {"subnet": "10.1.2.0/24"})
-    res = direct(HL.cmd_add, conf, "   dummy\n ")
+    res = direct(P.cmd_add, conf, "   dummy\n ")
     assert res["ips"][0]["address"] == "10.1.2.2/24"
     p = tmp_path / "mynet" / "10.1.2.2"
     assert read(p) == "dummy\r\neth0"
-    direct(HL.cmd_del, conf, "   dummy\n ")
+    direct(P.cmd_del, conf, "   dummy\n ")
     assert not p.exists()
 
 
