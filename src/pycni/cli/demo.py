@@ -151,7 +151,7 @@ def send_flows(topo: Topology, family: int, dst: str, flows: int) -> list[int]:
 
 
 def _drain(s: socket.socket) -> set[int]:
-    ports = set()
+    ports: set[int] = set()
     while True:
         try:
             data, addr = s.recvfrom(64)

@@ -31,7 +31,7 @@ def _runtime(ns: argparse.Namespace) -> int:
     return run(ns)
 
 
-def _add_runtime_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_runtime_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """add/check/del/gc/status: cnitool's commands (see pycni.cli.runtime_cmds)."""
     helps = {
         "add": "run the network's plugin chain with ADD for NETNS and print the result",
@@ -66,7 +66,7 @@ def _ipam_show(ns: argparse.Namespace) -> int:
     return run(ns.data_dir, ns.network, ns.json)
 
 
-def _add_ipam_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_ipam_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`ipam show`: host-local pools from the store (see pycni.cli.ipam_show)."""
     ipam = sub.add_parser("ipam", help="inspect IPAM state on this host")
     isub = ipam.add_subparsers(dest="ipam_command", required=True)

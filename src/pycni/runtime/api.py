@@ -45,7 +45,7 @@ class RuntimeConf:
         self.container_id = container_id
         self.netns = netns
         self.ifname = ifname
-        self.args = [tuple(a) for a in args] if args is not None else None
+        self.args = [(a[0], a[1]) for a in args] if args is not None else None
         self.capability_args = capability_args
         self.cache_dir = cache_dir  # deprecated in libcni; CNIRuntime's cache_dir wins
 
@@ -155,7 +155,7 @@ class CNIRuntime:
         except CNIError as exc:
             raise CNIRuntimeError(exc.msg) from None
 
-    def build_config(self, name: str, cni_version: str, plugin: PluginConfig, prev_result: dict[str, Any] | None,
+    def build_config(self, name: str, cni_version: str, plugin: PluginConfig, prev_result: R.Result | None,
                      rt: RuntimeConf | None) -> PluginConfig:
         """buildOneConfig: name/cniVersion (and prevResult) injected, then runtimeConfig from capabilities."""
         inject: dict[str, Any] = {"name": name, "cniVersion": cni_version}
@@ -172,8 +172,8 @@ class CNIRuntime:
 
     # --- ADD / CHECK / DEL -------------------------------------------------------------------
 
-    def _add_network(self, name: str, cni_version: str, plugin: PluginConfig, prev: dict[str, Any] | None,
-                     rt: RuntimeConf) -> dict[str, Any]:
+    def _add_network(self, name: str, cni_version: str, plugin: PluginConfig, prev: R.Result | None,
+                     rt: RuntimeConf) -> R.Result:
         path = self.find(plugin.type)
         validate_container_id(rt.container_id)
         if name == "":
@@ -184,10 +184,10 @@ class CNIRuntime:
         conf = self.build_config(name, cni_version, plugin, prev, rt)
         return self.exec_plugin(path, conf.data, self.plugin_env("ADD", rt), cni_version)
 
-    def add_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any] | None:
+    def add_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> R.Result | None:
         """AddNetworkList: the chain's final result (a pycni result dict, in the last plugin's version;
         None only for a list without plugins)."""
-        result: dict[str, Any] | None = None
+        result: R.Result | None = None
         for plugin in net.plugins:
             try:
                 result = self._add_network(net.name, net.cni_version, plugin, result, rt)
@@ -199,12 +199,12 @@ class CNIRuntime:
             raise wrap(f'failed to set network "{net.name}" cached result', exc) from None
         return result
 
-    def _cache_add(self, result: dict[str, Any] | None, net: NetworkConfigList, rt: RuntimeConf) -> None:
+    def _cache_add(self, result: R.Result | None, net: NetworkConfigList, rt: RuntimeConf) -> None:
         obj = R.to_json_obj(result) if result is not None else None
         text = cache.encode(obj, net.data, net.name, rt.container_id, rt.ifname, rt.netns, rt.args, rt.capability_args)
         cache.write_atomic(self._cache_path(net.name, rt), text)
 
-    def get_network_list_cached_result(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any] | None:
+    def get_network_list_cached_result(self, net: NetworkConfigList, rt: RuntimeConf) -> R.Result | None:
         """The cached ADD result converted to the list's version; None when there is none."""
         return cache.cached_result(self._cache_path(net.name, rt), net.cni_version)
 

@@ -150,7 +150,7 @@ def decode(data: bytes) -> CachedInfo | None:
     return CachedInfo(d, config)
 
 
-def result_from_bytes(data: bytes | str) -> dict[str, Any]:
+def result_from_bytes(data: bytes | str) -> R.Result:
     """create.CreateFromBytes: the result in the version its own cniVersion names."""
     try:
         obj = gojson.loads(data)
@@ -166,7 +166,7 @@ def result_from_bytes(data: bytes | str) -> dict[str, Any]:
         raise CNIRuntimeError(str(exc)) from None
 
 
-def cached_result(path: str, cni_version: str) -> dict[str, Any] | None:
+def cached_result(path: str, cni_version: str) -> R.Result | None:
     """getCachedResult: the cached ADD result converted to `cni_version`; None if no file."""
     data = read_bytes(path)
     if data is None:
