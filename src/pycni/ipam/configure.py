@@ -353,7 +353,7 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
                 continue  # the reference skips these entirely (no address, no gateway)
             if not _iface_ok(ipc, interfaces, ifname):
                 raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {q(ifname)}: invalid interface index")
-            is_v6 = ":" in ipc["address"]
+            is_v6 = family_of(ipc["address"]) == 6
             if is_v6 and not ipv6_enabled:
                 _enable_ipv6(ifname)
                 ipv6_enabled = True

@@ -19,6 +19,7 @@ from pycni.linux.addr import addr_add, addr_del, addr_list
 from pycni.linux.link import link_by_name, link_set_hwaddr, link_set_up
 from pycni.netlink import codec as c
 from pycni.netlink.socket import ExistsError, NetlinkError, NetlinkSocket, scoped
+from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
 
 
 def _contains(net_ip: str, plen: int, ip: str) -> bool:
-    if (":" in net_ip) != (":" in ip):
+    if family_of(net_ip) != family_of(ip):
         return False
     return c.mask_ip(net_ip, plen) == c.mask_ip(ip, plen)
 
@@ -280,10 +281,6 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
                 link_set_hwaddr(link, link.address, s)
             except NetlinkError as e:
                 raise BridgeError(f"could not set bridge's mac: {e}") from None
-
-
-def family_of(ip: str) -> int:
-    return AF_INET6 if ":" in ip else AF_INET
 
 
 # ---------------------------------------------------------------------------------------------
