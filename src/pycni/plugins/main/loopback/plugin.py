@@ -1,4 +1,4 @@
-"""`loopback`: bring `lo` up in the container (upstream HEAD). CNI_IFNAME is ignored.
+"""`loopback`, the implementation: bring `lo` up in the container (upstream HEAD). CNI_IFNAME is ignored.
 
 ADD answers prevResult unchanged when given, else `lo` with its first IPv4 and IPv6 address.
 Unlike upstream, the answer is converted to the config's version (upstream labels a 1.x-shaped
@@ -7,18 +7,24 @@ result with e.g. 0.2.0, which a 0.2.0 runtime cannot read).
 
 from __future__ import annotations
 
-from pycni.skel import CmdArgs, Plugin
+from _socket import AF_INET, AF_INET6
+
+from pycni.linux import addr, link
+from pycni.netlink import codec as c
+from pycni.netlink import netns
+from pycni.netlink.netns import NSPathNotExistError
+from pycni.plugins.shared.prev_result import load_prev_result
+from pycni.spec.godecode import DecodeError
+from pycni.spec.netconf import load_netconf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pycni.skel import CmdArgs
+
 
 def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    from pycni.plugins.common import load_prev_result
-    from pycni.spec.godecode import DecodeError
-    from pycni.spec.netconf import load_netconf
-
     try:
         conf = load_netconf(args.conf)
     except DecodeError as exc:
@@ -29,14 +35,9 @@ def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from _socket import AF_INET, AF_INET6
-
-    from pycni.linux import addr, link
-    from pycni.netlink.netns import netns
-
-    conf, prev = _parse_conf(args)
+    _, prev = _parse_conf(args)
     firsts: list[str] = []
-    with netns(args.netns):
+    with netns.netns(args.netns):
         lo = link.link_by_name("lo")
         link.link_set_up(lo)
         for fam in (AF_INET, AF_INET6):
@@ -62,30 +63,20 @@ def _is_loopback(ip: str) -> bool:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    from pycni.linux import link
-    from pycni.netlink.netns import NSPathNotExistError, netns
-
     if args.netns == "":
         return
     try:
-        with netns(args.netns):
+        with netns.netns(args.netns):
             link.link_set_down(link.link_by_name("lo"))
     except NSPathNotExistError:
         return
 
 
 def cmd_check(args: CmdArgs) -> None:
-    from pycni.linux import link
-    from pycni.netlink import codec as c
-    from pycni.netlink.netns import netns
-
-    with netns(args.netns):
+    with netns.netns(args.netns):
         lo = link.link_by_name("lo")
         if not lo.flags & c.IFF_UP:
             raise ValueError("loopback interface is down")
 
 
 cmd_gc = cmd_status = None  # upstream's skel: no GC/STATUS handler, so both succeed doing nothing
-
-PLUGIN = Plugin("loopback", impl=__name__)  # transitional: moves into a package
-
