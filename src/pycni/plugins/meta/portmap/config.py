@@ -63,7 +63,8 @@ def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None)
 
 
 def default_backend() -> str:
-    from pycni.linux import netfilter  # lazy: it loads subprocess (~10 ms); a config naming its backend never probes
+    # lazy: netfilter loads subprocess (over 10 ms); a config that names its backend never probes
+    from pycni.linux import netfilter
 
     if not netfilter.supports_iptables() and netfilter.supports_nftables():
         return NFTABLES

@@ -69,7 +69,7 @@ class Chain:
         except IPTablesError:
             pass
         # Some reference is left (e.g. written with other conditions): find it in the listing.
-        import shlex  # lazy: it loads re (~5 ms), for this rare fallback only
+        import shlex  # lazy: it loads re (several ms), for this rare fallback only
 
         suffix = "-j " + self.name
         for ec in self.entry_chains:

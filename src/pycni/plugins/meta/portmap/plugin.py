@@ -38,7 +38,7 @@ def cmd_add(args: CmdArgs) -> Any:
         raise ValueError("must be called as chained plugin")
     if not conf["portMappings"]:
         return prev
-    from . import forwarding  # lazy: subprocess (through netfilter), ~10 ms; most containers map no port
+    from . import forwarding  # lazy: subprocess (through netfilter), over 10 ms; most containers map no port
 
     forwarding.add(conf)
     return prev
