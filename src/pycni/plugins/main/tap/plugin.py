@@ -1,4 +1,5 @@
-"""`tap`: a persistent tap device in the container, optionally a port of a bridge there (upstream HEAD).
+"""`tap`, the implementation: a persistent tap device in the container, optionally a port of a bridge there
+(upstream HEAD).
 
 Recipe: load config (MAC from CNI_ARGS `MAC`, then runtimeConfig.mac) -> inside the container netns create a tap
 under a temporary `veth…` name -> MTU/MAC -> rename to CNI_IFNAME -> enslave to `bridge` -> up -> L3: IPAM ADD,
@@ -8,49 +9,44 @@ Creation follows upstream's two paths, natively (ioctls on /dev/net/tun) instead
   * otherwise: IFF_TAP|IFF_NO_PI (+IFF_MULTI_QUEUE), owner/group as given (what `ip tuntap add` does).
 With selinuxContext the label is set as the exec label of this thread and the device is made by `ip tuntap add`,
 as upstream, so the kernel labels it from that context.
-DEL releases the IP, deletes the link, and succeeds when the netns or link is gone. GC is forwarded to IPAM.
+DEL releases the IP, deletes the link, and succeeds when the netns or link is gone. GC and STATUS: the skel
+default (forward to IPAM when there is one).
 """
 
 from __future__ import annotations
 
-from pycni.skel import CmdArgs, Plugin
+import os
+
+from pycni.gofmt import errno_text
+from pycni.ipam.configure import dad_mode
+from pycni.linux import link, linkinfo, tuntap
+from pycni.netlink import netns
+from pycni.netlink.socket import NetlinkError, wrap
+from pycni.plugins.shared.attach import attach_l3_or_l2, drop_link, rename_temp_link
+from pycni.plugins.shared.check import check_ips_routes
+from pycni.plugins.shared.conf import ipam_type
+from pycni.plugins.shared.forward import forward
+from pycni.plugins.shared.mac import check_mac_arg
+from pycni.plugins.shared.netns import check_netns
+from pycni.plugins.shared.prev_result import container_iface, required_prev_result
+from pycni.plugins.shared.teardown import delete_attachment
+from pycni.spec.result import dns_from_config
+
+from .config import decode, load_netconf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pycni.skel import CmdArgs
+
 EXEC_ATTR = "/proc/thread-self/attr/exec"
 IP_BINARY = "ip"
 
-
-def _fields() -> list[tuple[str, Any]]:
-    from pycni.plugins.common import runtime_mac_field
-    from pycni.spec.godecode import BOOL, INT, RAW, STRING, Struct
-
-    return [("multiQueue", BOOL), ("mtu", INT), ("mac", STRING), ("owner", RAW), ("group", RAW),
-            ("selinuxContext", STRING), ("bridge", STRING), ("args", ("struct", Struct("", [], "struct {}"))),
-            runtime_mac_field(), ("dad", STRING)]
-
-
-def decode(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.common import decode_conf
-
-    return decode_conf(args.conf, _fields(), "failed to load netconf")
-
-
-def load_conf(args: CmdArgs) -> dict[str, Any]:
-    from pycni.plugins.common import apply_mac_overrides, uint32_field
-
-    conf = decode(args)
-    uint32_field(conf, "owner", "failed to load netconf")
-    uint32_field(conf, "group", "failed to load netconf")
-    apply_mac_overrides(conf, args.args)
-    return conf
+load_conf = decode  # what the skel default decodes for GC and STATUS: the plain NetConf, as upstream
 
 
 def _set_exec_label(label: str) -> None:
-    import os
-
     try:
         fd = os.open(EXEC_ATTR, os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -58,14 +54,12 @@ def _set_exec_label(label: str) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        from pycni.gofmt import errno_text as strerror
-
         op = "open" if exc.filename else "write"
-        raise ValueError(f"failed set socket label: {op} {EXEC_ATTR}: {strerror(exc.errno or 0)}") from None
+        raise ValueError(f"failed set socket label: {op} {EXEC_ATTR}: {errno_text(exc.errno or 0)}") from None
 
 
 def _run_ip(argv: list[str]) -> None:
-    import subprocess
+    import subprocess  # lazy: only the selinuxContext path runs `ip tuntap`
 
     try:
         p = subprocess.run([IP_BINARY, *argv], capture_output=True, check=False)
@@ -96,8 +90,6 @@ def _create_with_ip(tmp: str, conf: dict[str, Any]) -> None:
 
 def create_flags(conf: dict[str, Any]) -> int:
     """The tun flags upstream ends up with on each of its creation paths."""
-    from pycni.linux import tuntap
-
     mq = bool(conf.get("multiQueue"))
     if conf.get("owner") is not None and conf.get("group") is not None and not conf.get("selinuxContext"):
         return tuntap.tap_flags(vnet_hdr=True, no_pi=mq, multi_queue=mq)
@@ -105,10 +97,6 @@ def create_flags(conf: dict[str, Any]) -> int:
 
 
 def _create_native(tmp: str, conf: dict[str, Any]) -> None:
-    from pycni.linux import link, linkinfo, tuntap
-    from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import drop_link
-
     try:
         tuntap.create(tmp, create_flags(conf), owner=conf.get("owner"), group=conf.get("group"))
     except (tuntap.TuntapError, ValueError) as exc:
@@ -123,10 +111,6 @@ def _create_native(tmp: str, conf: dict[str, Any]) -> None:
 
 def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     """createTap: runs inside the container netns."""
-    from pycni.linux import link
-    from pycni.netlink.socket import NetlinkError
-    from pycni.plugins.common import check_mac_arg, drop_link, rename_temp_link
-
     check_mac_arg(conf.get("mac"))
     mtu = conf.get("mtu", 0)
     if mtu < 0 or mtu > 0xFFFFFFFF:
@@ -144,19 +128,12 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     lk = rename_temp_link("tap", tmp, args.ifname)
     try:
         if conf.get("bridge"):
-            try:
+            with wrap("failed to get bridge %s", conf["bridge"]):
                 br = link.link_by_name(conf["bridge"])
-            except NetlinkError as exc:
-                raise ValueError(f"failed to get bridge {conf['bridge']}: {exc}") from None
-            try:
+            with wrap("failed to set tap %s as a port of bridge %s", args.ifname, conf["bridge"]):
                 link.link_set_master(lk, br)
-            except NetlinkError as exc:
-                raise ValueError(f"failed to set tap {args.ifname} as a port of bridge {conf['bridge']}: "
-                                 f"{exc}") from None
-        try:
+        with wrap("failed to set tap interface up"):
             link.link_set_up(lk)
-        except NetlinkError as exc:
-            raise ValueError(f"failed to set tap interface up: {exc}") from None
     except BaseException:
         drop_link(args.ifname)
         raise
@@ -164,53 +141,27 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
 
 
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
-    from pycni.ipam.configure import dad_mode
-    from pycni.netlink.netns import netns
-    from pycni.plugins import common
-    from pycni.spec.result import dns_from_config
-
-    conf = load_conf(args)
+    conf = load_netconf(args)
     dad = dad_mode(conf, args.conf)
-    ipam = common.ipam_type(conf)
-    common.check_netns(args.netns)
-    with netns(args.netns):
+    ipam = ipam_type(conf)
+    check_netns(args.netns)
+    with netns.netns(args.netns):
         iface = _create(conf, args)
-    result = common.attach_l3_or_l2(args, ipam, iface, dad, ndisc=False)
+    result = attach_l3_or_l2(args, ipam, iface, dad, ndisc=False)
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
 
 def cmd_del(args: CmdArgs) -> None:
-    from pycni.plugins.common import delete_attachment, ipam_type
-
-    conf = load_conf(args)
+    conf = load_netconf(args)
     delete_attachment(args, ipam_type(conf))
 
 
 def cmd_check(args: CmdArgs) -> None:
-    from pycni.netlink.netns import netns
-    from pycni.plugins import common
-
-    conf = load_conf(args)
-    common.check_netns(args.netns)
-    common.forward("CHECK", common.ipam_type(conf), args)
-    result = common.required_prev_result(conf, "Required prevResult missing")
-    common.container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
-    with netns(args.netns):
-        common.check_ips_routes(args.ifname, result)
-
-
-def cmd_status(args: CmdArgs) -> None:
-    from pycni.plugins.common import forward, ipam_type
-
-    forward("STATUS", ipam_type(decode(args)), args)
-
-
-def cmd_gc(args: CmdArgs) -> None:
-    from pycni.plugins.common import forward, ipam_type
-
-    forward("GC", ipam_type(decode(args)), args)
-
-
-PLUGIN = Plugin("tap", impl=__name__)  # transitional: moves into a package
-
+    conf = load_netconf(args)
+    check_netns(args.netns)
+    forward("CHECK", ipam_type(conf), args)
+    result = required_prev_result(conf, "Required prevResult missing")
+    container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
+    with netns.netns(args.netns):
+        check_ips_routes(args.ifname, result)
