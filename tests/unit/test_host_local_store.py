@@ -333,3 +333,53 @@ def test_os_errors_carry_go_errno_text(tmp_path, monkeypatch):
     monkeypatch.setattr(posix, "link", odd)
     e = run("ADD", conf(tmp_path), cid="c1").error
     assert e.msg == f"failed to allocate for range 0: open {tmp_path}/net1/10.0.0.2: RFS specific error"
+
+
+def test_add_that_cannot_record_the_last_reserved_ip_keeps_nothing(tmp_path, monkeypatch):
+    """All or nothing: the address file is linked, then last_reserved_ip cannot be written."""
+    import errno
+
+    c = {"cniVersion": "1.1.0", "name": "net1", "ipam": {"dataDir": str(tmp_path), "ranges": [
+        [{"subnet": "10.0.0.0/24"}], [{"subnet": "10.1.0.0/24"}]]}}
+    ok(run("ADD", c, cid="c0"))
+    real = os.rename
+
+    def full(src, dst, *a, **k):
+        if str(dst).endswith("last_reserved_ip.1"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(posix, "rename", full)
+    e = run("ADD", c, cid="c1").error
+    assert e.msg == f"failed to allocate for range 1: open {tmp_path}/net1/last_reserved_ip.1: no space left on device"
+    monkeypatch.setattr(posix, "rename", real)
+    held = {n: (tmp_path / "net1" / n).read_bytes().decode() for n in os.listdir(tmp_path / "net1") if n[0] == "1"}
+    assert held == {"10.0.0.2": "c0\r\neth0", "10.1.0.2": "c0\r\neth0"}  # neither of c1's two addresses
+    assert os.listdir(tmp_path / ".pycni-index" / "net1" / "tmp") == []
+    fresh_and_agrees(tmp_path)
+    ok(run("ADD", c, cid="c1"))
+    fresh_and_agrees(tmp_path)
+
+
+def test_del_that_cannot_unlink_fails_and_keeps_the_index_true(tmp_path, monkeypatch):
+    import errno
+
+    c = conf(tmp_path)
+    ok(run("ADD", c, cid="c1"))
+    real = os.unlink
+
+    def ro(path, *a, **k):
+        if str(path).endswith("/10.0.0.2"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(posix, "unlink", ro)
+    e = run("DEL", c, cid="c1").error
+    assert e.msg == f"failed to release: remove {tmp_path}/net1/10.0.0.2: read-only file system"
+    assert (tmp_path / "net1" / "10.0.0.2").exists()
+    ok(run("CHECK", c, cid="c1"))
+    monkeypatch.setattr(posix, "unlink", real)
+    fresh_and_agrees(tmp_path)
+    ok(run("DEL", c, cid="c1"))
+    assert not (tmp_path / "net1" / "10.0.0.2").exists()
+    fresh_and_agrees(tmp_path)

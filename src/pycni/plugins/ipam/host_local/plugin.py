@@ -53,26 +53,28 @@ def cmd_add(args: CmdArgs) -> R.Result:
             try:
                 ipc = alloc.get(args.container_id, args.ifname, want)
             except (ValueError, OSError) as exc:
-                _rollback(used, args)
-                raise ValueError(f"failed to allocate for range {idx}: {exc}") from None
+                raise ValueError(f"failed to allocate for range {idx}: {exc}" + _rollback(used, args)) from None
             used.append(alloc)
             ips.append(ipc)
         if requested:
-            _rollback(used, args)
-            raise ValueError("failed to allocate all requested IPs: " + " ".join(requested))
+            raise ValueError("failed to allocate all requested IPs: " + " ".join(requested) + _rollback(used, args))
     finally:
         store.close()
     crash.kill_point("add:done")
     return R.new_result(ips, [R.route_from_config(r) for r in cfg.routes], dns)
 
 
-def _rollback(used: list[IPAllocator], args: CmdArgs) -> None:
-    # As upstream: one release per allocator already used, by (id, ifname), errors ignored.
+def _rollback(used: list[IPAllocator], args: CmdArgs) -> str:
+    """As upstream: one release per allocator already used, by (id, ifname). Upstream ignores a
+    release that fails; here it is added to ADD's error (returned as text to append), since the
+    address then stays reserved."""
+    errs = []
     for alloc in used:
         try:
             alloc.release(args.container_id, args.ifname)
-        except (ValueError, OSError):
-            pass
+        except (ValueError, OSError) as exc:
+            errs.append(str(exc))
+    return "; rollback " + "; ".join(errs) if errs else ""
 
 
 def cmd_del(args: CmdArgs) -> None:
@@ -121,6 +123,7 @@ def cmd_gc(args: CmdArgs) -> None:
     keep = {go_trim(cid) + LINE_BREAK + ifname for cid, ifname in valid}
     keep_legacy = {go_trim(cid) for cid, _ in valid}
     store = _open(cfg, "gc")
+    errs = []
     try:
         store.load()
         for rel, key in store.entries():
@@ -128,9 +131,14 @@ def cmd_gc(args: CmdArgs) -> None:
                 continue  # only allocation files; anything else in the directory is left alone
             if key in keep or key in keep_legacy:
                 continue
-            store.release(rel, key)
+            try:
+                store.release(rel, key)
+            except ValueError as exc:
+                errs.append(str(exc))
     finally:
         store.close()
+    if errs:
+        raise ValueError("failed to release: " + "; ".join(errs))
 
 
 def cmd_status(args: CmdArgs) -> None:

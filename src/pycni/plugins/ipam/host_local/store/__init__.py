@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import posix
 
-from pycni.gofmt import join_path
+from pycni.gofmt import join_path, path_error
 from pycni.spec import ipnet
 
 from . import crash
@@ -213,9 +213,25 @@ class Store:
         if self._names is not None:
             self._names.add(name)
         crash.kill_point(self.phase + ":linked")
-        self.stager.replace(self.dir + "/" + LAST_IP_PREFIX + range_id, name.encode())
+        try:
+            self.stager.replace(self.dir + "/" + LAST_IP_PREFIX + range_id, name.encode())
+        except ValueError as exc:
+            # All or nothing (upstream keeps the address reserved here, until a DEL that may never come).
+            undo = self._unreserve(key, name)
+            raise ValueError(str(exc) if undo is None else f"{exc}; the reservation stays: {undo}") from None
         crash.kill_point(self.phase + ":reserved")
         return True
+
+    def _unreserve(self, key: str, name: str) -> str | None:
+        """Take back a reservation this command just made; the error text if it cannot."""
+        try:
+            posix.unlink(self.dir + "/" + name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            return path_error("remove", self.dir + "/" + name, exc)
+        self._unlinked(key, name)
+        return None
 
     def _unlinked(self, key: str, rel: str) -> None:
         """Book-keeping after <rel> (holding `key`) was removed from the layout."""
@@ -227,15 +243,33 @@ class Store:
         self.index.remove(key, rel)
         crash.kill_point(self.phase + ":unlinked")
 
+    def _remove(self, key: str, rel: str) -> bool:
+        """Unlink one file holding `key`: True if removed, False if already gone; ValueError (Go's
+        `remove <path>: <errno>`) if it is still there. Upstream ignores that error, so its DEL
+        reports success while the address stays reserved; pycni fails, and the runtime retries."""
+        path = self.dir + "/" + rel
+        try:
+            posix.unlink(path)
+        except FileNotFoundError:
+            self.index.remove(key, rel)  # a foreign writer removed it: the entry is stale
+            self._mutated = True
+            return False
+        except OSError as exc:
+            raise ValueError(path_error("remove", path, exc)) from None
+        self._unlinked(key, rel)
+        return True
+
     def _release_key(self, key: str) -> bool:
+        """Remove every file holding `key`; True if there were any. All are tried before an error."""
         found = False
+        errs = []
         for rel in self.lookup(key):
             try:
-                posix.unlink(self.dir + "/" + rel)
-            except OSError:
-                continue
-            found = True
-            self._unlinked(key, rel)
+                found = self._remove(key, rel) or found
+            except ValueError as exc:
+                errs.append(str(exc))
+        if errs:
+            raise ValueError("failed to release: " + "; ".join(errs))
         return found
 
     def release_by_id(self, container_id: str, ifname: str) -> None:
@@ -245,15 +279,10 @@ class Store:
             self._release_key(tid)
 
     def release(self, rel: str, key: str) -> bool:
-        """Remove one allocation file after checking it still holds `key` (GC)."""
+        """Remove one allocation file after checking it still holds `key` (GC); ValueError if it stays."""
         if self._read_key(rel) != key:
             return False
-        try:
-            posix.unlink(self.dir + "/" + rel)
-        except OSError:
-            return False
-        self._unlinked(key, rel)
-        return True
+        return self._remove(key, rel)
 
     # --- writing the index back --------------------------------------------------------------
 

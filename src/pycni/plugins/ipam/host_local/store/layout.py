@@ -147,11 +147,15 @@ class Stager:
                 return self.stage(data, mode, sync)
             fd = posix.open(path, flags, mode)
         try:
-            posix.write(fd, data)
-            if sync:
-                posix.fsync(fd)
-        finally:
-            posix.close(fd)
+            try:
+                posix.write(fd, data)
+                if sync:
+                    posix.fsync(fd)
+            finally:
+                posix.close(fd)
+        except OSError:
+            unlink_quietly(path)  # a full disk: leave no partial staging file behind
+            raise
         return path
 
     def clean(self) -> None:
