@@ -165,7 +165,9 @@ def test_del_that_cannot_remove_the_reservation_fails(tmp_path, pycni_bin):
         assert rc == 1, out
         ip4 = next(n for n in held if "." in n)
         assert out["code"] == 999
-        assert f"remove {ro}/full/{ip4}: read-only file system" in out["msg"], out
+        ip6 = next(n for n in held if ":" in n)
+        assert out["msg"] == (f"failed to release: remove {ro}/full/{ip4}: read-only file system; "
+                              f"remove {ro}/full/{ip6}: read-only file system"), out
         assert holders(data) == held  # still reserved: the runtime must retry
         assert call(pycni_bin, "CHECK", ro, "victim")[0] == 0
     assert call(pycni_bin, "DEL", data, "victim") == (0, None)  # writable again: the retry succeeds

@@ -89,7 +89,8 @@ def cmd_del(args: CmdArgs) -> None:
             try:
                 IPAllocator(rangeset, store, idx).release(args.container_id, args.ifname)
             except (ValueError, OSError) as exc:
-                errs.append(str(exc))
+                if str(exc) not in errs:  # the next set's release meets the same stuck files
+                    errs.append(str(exc))
     finally:
         store.close()
     crash.kill_point("del:done")
