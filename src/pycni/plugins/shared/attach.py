@@ -20,10 +20,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
-    from typing import Any, Self
+    from typing import Self
 
     from pycni.netlink.codec import Link
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 
 def drop_link(name: str) -> None:
@@ -47,7 +48,7 @@ def rename_temp_link(kind: str, tmp: str, ifname: str) -> Link:
 
 
 def create_in_netns(kind: str, args: CmdArgs, payload_for: Callable[[str, int], bytes],
-                    in_container: bool) -> dict[str, Any]:
+                    in_container: bool) -> Interface:
     """Create a link under a random temporary name in the container netns (from here with IFLA_NET_NS_FD, or
     from inside it), rename it to CNI_IFNAME, and return its result interface {name, mac, sandbox}.
     payload_for(tmp_name, ns_fd) builds the RTM_NEWLINK payload. Errors carry the reference's texts."""
@@ -90,7 +91,7 @@ class AddRollback:
         self.ipam_done = False
         self.undo = undo
 
-    def ipam_add(self, wrap: str | None = None) -> dict[str, Any]:
+    def ipam_add(self, wrap: str | None = None) -> Result:
         result = ipam_ips(self.ipam, self.args, wrap)
         self.ipam_done = True
         return result
@@ -110,11 +111,11 @@ class AddRollback:
             self.undo()
 
 
-def attach_l3_or_l2(args: CmdArgs, ipam: str, iface: dict[str, Any], dad: str, ndisc: bool = True) -> dict[str, Any]:
+def attach_l3_or_l2(args: CmdArgs, ipam: str, iface: Interface, dad: str, ndisc: bool = True) -> Result:
     """The rest of a macvlan/tap ADD once the link is CNI_IFNAME in the container: with IPAM (L3), IPAM ADD, the
     notify sysctls (arp, and with `ndisc` ndisc) and configure_iface; without (L2), the link set up. Rolled back
     on failure (AddRollback). Returns the result (cniVersion, interfaces, ips, routes)."""
-    result: dict[str, Any] = {"cniVersion": "1.1.0", "interfaces": [iface]}
+    result: Result = {"cniVersion": "1.1.0", "interfaces": [iface]}
     with AddRollback(args, ipam) as rb:
         if ipam:
             ipam_result = rb.ipam_add()
@@ -123,7 +124,7 @@ def attach_l3_or_l2(args: CmdArgs, ipam: str, iface: dict[str, Any], dad: str, n
                 result["routes"] = ipam_result["routes"]
             with netns.netns(args.netns):
                 set_notify_sysctls(args.ifname, ndisc=ndisc)
-                configure_iface(args.ifname, result, dad=dad)
+                configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
         else:
             with netns.netns(args.netns):
                 set_up_l2(args.ifname, iface["name"])

@@ -12,17 +12,17 @@ from pycni.netlink.socket import NetlinkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
     from pycni.linux.linkinfo import LinkDetail
     from pycni.netlink.codec import Link
+    from pycni.spec.result import Interface, Result
 
 
 def _styled(text: str, lower: bool) -> str:
     return text[0].lower() + text[1:] if lower else text
 
 
-def container_link(intf: dict[str, Any], kind: str | None = None, *, tag: str = "", lower: bool = False,
+def container_link(intf: Interface, kind: str | None = None, *, tag: str = "", lower: bool = False,
                    kind_text: str | None = None) -> LinkDetail:
     """The prevResult interface has a name, exists in the current netns, is in a sandbox and (with `kind`) is a
     link of that kind. `tag` ("vlan: ") prefixes the texts the reference prefixes (not found, host namespace);
@@ -42,16 +42,15 @@ def container_link(intf: dict[str, Any], kind: str | None = None, *, tag: str = 
     return d
 
 
-def check_container_mac(intf: dict[str, Any], lk: Link, *, tag: str = "", lower: bool = False) -> None:
+def check_container_mac(intf: Interface, lk: Link, *, tag: str = "", lower: bool = False) -> None:
     """The prevResult MAC (when given) is the link's, compared as text."""
     if intf.get("mac") and intf["mac"] != (lk.address or ""):
         raise ValueError(tag + _styled(f"Interface {intf['name']} Mac {intf['mac']} doesn't match container Mac: "
                                        f"{lk.address or ''}", lower))
 
 
-def check_ips_routes(ifname: str, result: dict[str, Any], routes: bool = True) -> None:
+def check_ips_routes(ifname: str, result: Result, routes: bool = True) -> None:
     """The reference's ValidateExpectedInterfaceIPs (+ ValidateExpectedRoute), in the current netns."""
     if not routes:
-        result = dict(result)
-        result["routes"] = []
-    check_iface(ifname, result)
+        result = {**result, "routes": []}
+    check_iface(ifname, result)  # type: ignore[arg-type]  # takes a plain dict

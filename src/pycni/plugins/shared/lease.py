@@ -10,9 +10,9 @@ from pycni.spec.errors import CNIError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Result
 
 
 def release_quietly(ipam: str, args: CmdArgs) -> None:
@@ -25,7 +25,7 @@ def release_quietly(ipam: str, args: CmdArgs) -> None:
         pass
 
 
-def ipam_ips(ipam: str, args: CmdArgs, wrap_text: str | None = None) -> dict[str, Any]:
+def ipam_ips(ipam: str, args: CmdArgs, wrap_text: str | None = None) -> Result:
     """IPAM ADD; its result (1.1.0) with every IP pointed at interface 0. Releases the IP if it has none.
     With `wrap_text`, the delegate's error becomes ValueError("<wrap_text>: <err>")."""
     try:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 PREV_PARSE_TEXT = "could not parse prevResult"
 PREV_CONVERT_TEXT = "could not convert result to current version"
@@ -36,7 +37,7 @@ def load_prev_result(conf: dict[str, Any], *, inject_version: bool = True, parse
         raise ValueError(f"{convert_text}: {exc}") from None
 
 
-def required_prev_result(conf: dict[str, Any], missing: str) -> dict[str, Any]:
+def required_prev_result(conf: dict[str, Any], missing: str) -> Result:
     """CHECK's prevResult: parsed in the config's version and converted to 1.1.0; ValueError(missing) when
     absent, the parse/convert error's own text otherwise."""
     prev = parse_prev_result(conf.get("prevResult"), conf.get("cniVersion", ""))
@@ -45,9 +46,9 @@ def required_prev_result(conf: dict[str, Any], missing: str) -> dict[str, Any]:
     return R.convert(prev, "1.1.0")
 
 
-def container_iface(result: dict[str, Any], args: CmdArgs, sandbox_text: str) -> dict[str, Any]:
+def container_iface(result: Result, args: CmdArgs, sandbox_text: str) -> Interface:
     """The prevResult interface named CNI_IFNAME in CNI_NETNS; ValueError(sandbox_text % (found, netns)) if none."""
-    cont: dict[str, Any] = {}
+    cont: Interface = {}
     for intf in result.get("interfaces") or []:
         if intf.get("name") == args.ifname and intf.get("sandbox", "") == args.netns:
             cont = intf

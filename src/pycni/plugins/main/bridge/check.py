@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
     from pycni.netlink.codec import Link
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 
-def _validate_interface(intf: dict[str, Any], expect_in_sandbox: bool) -> Link:
+def _validate_interface(intf: Interface, expect_in_sandbox: bool) -> Link:
     name = intf.get("name", "")
     if name == "":
         raise ValueError("Interface name missing ")
@@ -36,7 +37,7 @@ def _validate_interface(intf: dict[str, Any], expect_in_sandbox: bool) -> Link:
     return lk
 
 
-def _check_bridge(intf: dict[str, Any], promisc: bool) -> Link:
+def _check_bridge(intf: Interface, promisc: bool) -> Link:
     lk = _validate_interface(intf, False)
     if lk.kind != "bridge":
         raise ValueError(f"Interface {intf['name']} does not have link type of bridge")
@@ -49,7 +50,7 @@ def _check_bridge(intf: dict[str, Any], promisc: bool) -> Link:
     return lk
 
 
-def _check_container(intf: dict[str, Any]) -> Link:
+def _check_container(intf: Interface) -> Link:
     lk = _validate_interface(intf, True)
     if lk.kind != "veth":
         raise ValueError(f"Error: Container interface {lk.name} not of type veth")
@@ -60,7 +61,7 @@ def _check_container(intf: dict[str, Any]) -> Link:
     return lk
 
 
-def _match_host_veth(intf: dict[str, Any], br: Link, cont: Link) -> bool:
+def _match_host_veth(intf: Interface, br: Link, cont: Link) -> bool:
     lk = _validate_interface(intf, False)
     if lk.kind != "veth":
         return False  # not something CNI created: skipped
@@ -73,10 +74,10 @@ def _match_host_veth(intf: dict[str, Any], br: Link, cont: Link) -> bool:
     return True
 
 
-def check_attachment(args: CmdArgs, conf: dict[str, Any], result: dict[str, Any]) -> None:
+def check_attachment(args: CmdArgs, conf: dict[str, Any], result: Result) -> None:
     """The bridge, the container veth, a host veth peer on the bridge, then the container's IPs and routes."""
-    br_map: dict[str, Any] = {}
-    cont_map: dict[str, Any] = {}
+    br_map: Interface = {}
+    cont_map: Interface = {}
     ifaces = result.get("interfaces") or []
     for intf in ifaces:
         if intf.get("name") == conf["bridge"]:
@@ -100,4 +101,4 @@ def check_attachment(args: CmdArgs, conf: dict[str, Any], result: dict[str, Any]
     if not veth_found:
         raise ValueError(f"CNI veth created for bridge {conf['bridge']} was not found")
     with netns.netns(args.netns):
-        check_iface(args.ifname, result)
+        check_iface(args.ifname, result)  # type: ignore[arg-type]  # takes a plain dict

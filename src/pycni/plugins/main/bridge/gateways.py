@@ -10,7 +10,7 @@ from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from pycni.spec.result import Result, Route
 
 
 def calc_gateway_ip(cidr: str) -> str:
@@ -21,7 +21,7 @@ def calc_gateway_ip(cidr: str) -> str:
     return c.ip_str(c.ip_family(ip), value.to_bytes(len(raw), "big"))
 
 
-def calc_gateways(result: dict[str, Any], is_gw: bool, is_default_gw: bool) -> tuple[list[str], list[str]]:
+def calc_gateways(result: Result, is_gw: bool, is_default_gw: bool) -> tuple[list[str], list[str]]:
     """calcGateways: every IP gets `interface: 2`; a missing gateway is computed when is_gw; with
     is_default_gw a default route via the gateway is appended per family unless the result already has a
     default route *with* a gateway. Returns the gateway CIDRs (gateway IP + the IP's prefix) per family."""
@@ -41,7 +41,7 @@ def calc_gateways(result: dict[str, Any], is_gw: bool, is_default_gw: bool) -> t
                     found[fam] = True
                     break
             if not found[fam]:
-                route = {"dst": default}
+                route: Route = {"dst": default}
                 if ipc.get("gateway") is not None:
                     route["gw"] = ipc["gateway"]
                 routes.append(route)

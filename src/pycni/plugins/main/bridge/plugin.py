@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from pycni.netlink.codec import Link
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 PORT_WAIT_MS = (0, 50, 500, 1000, 1000)
 
@@ -155,7 +156,7 @@ def _ensure_vlan_interface(br: Link, vlan: int, preserve_default: bool) -> Link:
     return link.link_by_index(gw_link.index)
 
 
-def _configure_container(args: CmdArgs, conf: dict[str, Any], result: dict[str, Any], dad: str) -> None:
+def _configure_container(args: CmdArgs, conf: dict[str, Any], result: Result, dad: str) -> None:
     """Inside the container netns: DAD / ARP sysctls (errors ignored, as upstream), then configure_iface."""
     ifn = args.ifname
     settings = ([(f"net/ipv6/conf/{ifn}/enhanced_dad", "1"), (f"net/ipv6/conf/{ifn}/accept_dad", "1")]
@@ -166,7 +167,7 @@ def _configure_container(args: CmdArgs, conf: dict[str, Any], result: dict[str, 
             sysctl.set(name, value)
         except OSError:
             pass
-    configure_iface(ifn, result, dad=dad)
+    configure_iface(ifn, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
 
 
 def _enable_forward(fam: int) -> None:
@@ -196,7 +197,7 @@ def _wait_port_up(name: str) -> Link:
     return host
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = load_netconf(args.conf, args.args)
     ipam_type = ipam_type_of(conf)
     layer3 = ipam_type != ""
@@ -216,7 +217,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         br = lb.ensure_bridge(br_name, conf.get("mtu", 0), bool(conf.get("promiscMode")), vlan_filtering)
     except lb.BridgeError as e:
         raise ValueError(f"failed to create bridge {q(br_name)}: {e}") from None
-    br_if: dict[str, Any] = {"name": br.name, "mac": br.address or ""}
+    br_if: Interface = {"name": br.name or "", "mac": br.address or ""}
 
     check_netns(args.netns, verbatim=True)
 
@@ -229,8 +230,8 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
     return result
 
 
-def _add(args: CmdArgs, conf: dict[str, Any], br: Link, br_if: dict[str, Any], ipam_type: str, is_gw: bool,
-         is_default_gw: bool, vlan: int, vlans: list[int] | None, dad: str, undo: _Undo) -> dict[str, Any]:
+def _add(args: CmdArgs, conf: dict[str, Any], br: Link, br_if: Interface, ipam_type: str, is_gw: bool,
+         is_default_gw: bool, vlan: int, vlans: list[int] | None, dad: str, undo: _Undo) -> Result:
     fd, host_path = _host_ns_path()
     try:
         with netns.netns(args.netns):
@@ -241,9 +242,9 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Link, br_if: dict[str, Any], i
     _setup_port(br, host, bool(conf.get("hairpinMode")), vlan, vlans, bool(conf.get("preserveDefaultVlan")),
                 bool(conf.get("portIsolation")))
     host_name = host.name or ""  # a link read from the kernel always has a name
-    host_if: dict[str, Any] = {"name": host_name, "mac": host.address or ""}
-    cont_if: dict[str, Any] = {"name": cont.name, "mac": cont.address or "", "sandbox": args.netns}
-    result: dict[str, Any] = {"cniVersion": "1.1.0", "interfaces": [br_if, host_if, cont_if]}
+    host_if: Interface = {"name": host_name, "mac": host.address or ""}
+    cont_if: Interface = {"name": cont.name or "", "mac": cont.address or "", "sandbox": args.netns}
+    result: Result = {"cniVersion": "1.1.0", "interfaces": [br_if, host_if, cont_if]}
 
     if conf.get("macspoofchk"):
         ref = lb.spoof_ref_id(args.container_id, args.ifname)
@@ -253,9 +254,12 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Link, br_if: dict[str, Any], i
     if ipam_type:
         ipam = invoke.ipam_add(ipam_type, args)
         undo.ipam_type = ipam_type
-        for key in ("ips", "routes", "dns"):
-            if ipam.get(key):
-                result[key] = ipam[key]
+        if ipam.get("ips"):
+            result["ips"] = ipam["ips"]
+        if ipam.get("routes"):
+            result["routes"] = ipam["routes"]
+        if ipam.get("dns"):
+            result["dns"] = ipam["dns"]
         if not result.get("ips"):
             raise ValueError("IPAM plugin returned missing IP config")
         gws4, gws6 = calc_gateways(result, is_gw, is_default_gw)
@@ -295,16 +299,16 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Link, br_if: dict[str, Any], i
     return result
 
 
-def _gateway_addresses(result: dict[str, Any], conf: dict[str, Any], br: Link, vlan: int, gws4: list[str],
+def _gateway_addresses(result: Result, conf: dict[str, Any], br: Link, vlan: int, gws4: list[str],
                        gws6: list[str], dad: str) -> None:
     force = bool(conf.get("forceAddress"))
-    vlan_if: dict[str, Any] | None = None
+    vlan_if: Interface | None = None
     for fam, af, gws in ((4, AF_INET, gws4), (6, AF_INET6, gws6)):
         for gw in gws:
             if vlan != 0:
                 target = _ensure_vlan_interface(br, vlan, bool(conf.get("preserveDefaultVlan")))
                 if vlan_if is None:
-                    vlan_if = {"name": target.name, "mac": target.address or ""}
+                    vlan_if = {"name": target.name or "", "mac": target.address or ""}
                     result["interfaces"].append(vlan_if)
                 text = "failed to set vlan interface for bridge with addr"
             else:

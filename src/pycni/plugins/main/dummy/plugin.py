@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 NEEDS_IPAM = "dummy interface requires an IPAM configuration"
 _FIELDS: list[tuple[str, Any]] = [("dad", STRING)]
@@ -41,7 +42,7 @@ def load_conf(args: CmdArgs) -> dict[str, Any]:
     return decode(args, "failed to load netconf")
 
 
-def _create(args: CmdArgs) -> dict[str, Any]:
+def _create(args: CmdArgs) -> Interface:
     with netns.netns(args.netns):
         with wrap("failed to create dummy"):
             linkinfo.add_link(linkinfo.dummy_payload(args.ifname))
@@ -50,7 +51,7 @@ def _create(args: CmdArgs) -> dict[str, Any]:
     return {"name": args.ifname, "mac": lk.address or "", "sandbox": args.netns}
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = decode(args)
     ipam = ipam_type(conf)
     if ipam == "":
@@ -62,7 +63,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         result = rb.ipam_add()
         result["interfaces"] = [iface]
         with netns.netns(args.netns):
-            configure_iface(args.ifname, result, dad=dad)
+            configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
     return result
 
 
@@ -86,7 +87,7 @@ def cmd_check(args: CmdArgs) -> None:
         check_ips_routes(args.ifname, result, routes=False)
 
 
-def _validate_container_interface(intf: dict[str, Any]) -> None:
+def _validate_container_interface(intf: Interface) -> None:
     d = container_link(intf, "dummy")
     check_container_mac(intf, d.link)
     if not d.link.is_up:

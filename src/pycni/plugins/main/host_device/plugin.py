@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 load_conf = decode  # what the skel default decodes for GC and STATUS: the plain NetConf, as upstream
 
@@ -58,12 +59,12 @@ def _move_out_quietly(args: CmdArgs) -> None:
         pass
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = load_netconf(args)
     dad = dad_mode(conf, args.conf)
     ipam = ipam_type(conf)
     check_netns(args.netns)
-    iface: dict[str, Any] = {"name": args.ifname, "sandbox": args.netns}
+    iface: Interface = {"name": args.ifname, "sandbox": args.netns}
     dpdk = bool(conf.get("DPDKMode"))
     if not dpdk:
         try:
@@ -74,7 +75,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
             cont = move_link_in(host_dev, args.netns, args.ifname)
         except ValueError as exc:
             raise ValueError(f"failed to move link {exc}") from None
-        iface = {"name": cont.name, "mac": cont.address or "", "sandbox": args.netns}
+        iface = {"name": cont.name or "", "mac": cont.address or "", "sandbox": args.netns}
     if not ipam:
         return {"cniVersion": "1.1.0", "interfaces": [iface]}
     undo = (lambda: None) if dpdk else (lambda: _move_out_quietly(args))  # DPDK: nothing was moved
@@ -83,7 +84,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         result["interfaces"] = [iface]
         if not dpdk:
             with netns.netns(args.netns):
-                configure_iface(args.ifname, result, dad=dad)
+                configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 

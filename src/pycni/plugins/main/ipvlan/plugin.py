@@ -30,11 +30,12 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 load_conf = decode  # what the skel default decodes for GC and STATUS: the plain NetConf, as upstream
 
 
-def load_netconf(args: CmdArgs, resolve_master: bool = True) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def load_netconf(args: CmdArgs, resolve_master: bool = True) -> tuple[dict[str, Any], Result | None]:
     """loadConf: decode, prevResult, and (ADD) the master's default."""
     conf = decode(args)
     _, prev = load_prev_result(conf)
@@ -50,7 +51,7 @@ def load_netconf(args: CmdArgs, resolve_master: bool = True) -> tuple[dict[str, 
     return conf, prev
 
 
-def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
+def _create(conf: dict[str, Any], args: CmdArgs) -> Interface:
     mode = mode_from_string(conf.get("mode", ""))
     master = find_master(conf, args.netns)
 
@@ -60,7 +61,7 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     return create_in_netns("ipvlan", args, payload, bool(conf.get("linkInContainer")))
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf, prev = load_netconf(args)
     dad = dad_mode(conf, args.conf)
     ipam = ipam_type(conf)
@@ -76,7 +77,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         result["interfaces"] = [iface]
         with netns.netns(args.netns):
             set_notify_sysctls(args.ifname)
-            configure_iface(args.ifname, result, dad=dad)
+            configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
@@ -99,7 +100,7 @@ def cmd_check(args: CmdArgs) -> None:
         check_ips_routes(args.ifname, result)
 
 
-def _validate_container_interface(intf: dict[str, Any], mode_expected: str) -> None:
+def _validate_container_interface(intf: Interface, mode_expected: str) -> None:
     d = container_link(intf, "ipvlan")
     want = mode_from_string(mode_expected)
     have = linkinfo.u16(d.data, linkinfo.IFLA_IPVLAN_MODE) or 0

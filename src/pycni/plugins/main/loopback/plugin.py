@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Result
 
 
-def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], Result | None]:
     try:
         conf = load_netconf(args.conf)
     except DecodeError as exc:
@@ -34,7 +35,7 @@ def _parse_conf(args: CmdArgs) -> tuple[dict[str, Any], dict[str, Any] | None]:
     return conf, prev
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     _, prev = _parse_conf(args)
     firsts: list[str] = []
     with netns.netns(args.netns):

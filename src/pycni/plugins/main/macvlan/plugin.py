@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 load_conf = decode  # what the skel default decodes for GC and STATUS: the plain NetConf, as upstream
 
@@ -46,7 +47,7 @@ def load_netconf(args: CmdArgs) -> dict[str, Any]:
     return conf
 
 
-def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
+def _create(conf: dict[str, Any], args: CmdArgs) -> Interface:
     mode = mode_from_string(conf.get("mode", ""))
     master = find_master(conf, args.netns)
     mac = conf.get("mac") or None
@@ -59,7 +60,7 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     return create_in_netns("macvlan", args, payload, bool(conf.get("linkInContainer")))
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = load_netconf(args)
     dad = dad_mode(conf, args.conf)
     ipam = ipam_type(conf)
@@ -87,7 +88,7 @@ def cmd_check(args: CmdArgs) -> None:
         check_ips_routes(args.ifname, result)
 
 
-def _validate_container_interface(intf: dict[str, Any], mode_expected: str) -> None:
+def _validate_container_interface(intf: Interface, mode_expected: str) -> None:
     d = container_link(intf, "macvlan", lower=True)
     want = mode_from_string(mode_expected)
     have = linkinfo.u32(d.data, linkinfo.IFLA_MACVLAN_MODE) or 0

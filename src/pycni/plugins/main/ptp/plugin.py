@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, IPConfig, Result
 
 _FIELDS = [("ipMasq", BOOL), ("ipMasqBackend", STRING), ("mtu", INT), ("dad", STRING)]
 
@@ -43,7 +44,7 @@ def load_conf(args: CmdArgs) -> dict[str, Any]:
     return decode_conf(args.conf, _FIELDS, "failed to load netconf")
 
 
-def enable_forward(ips: list[dict[str, Any]]) -> None:
+def enable_forward(ips: list[IPConfig]) -> None:
     for fam in sorted({family_of(ipc["address"]) for ipc in ips}):
         name = "net/ipv4/ip_forward" if fam == 4 else "net/ipv6/conf/all/forwarding"
         try:
@@ -53,15 +54,15 @@ def enable_forward(ips: list[dict[str, Any]]) -> None:
             raise ValueError(f"Could not enable IP forwarding: {exc}") from None
 
 
-def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: dict[str, Any], dad: str) -> dict[str, Any]:
+def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: Result, dad: str) -> Interface:
     """Runs inside the container netns. Returns the host interface entry."""
     host, cont = link.setup_veth(args.ifname, "", mtu, "", f"/proc/self/fd/{host_fd}")
-    host_if = {"name": host.name, "mac": host.address or ""}
-    cont_if = {"name": cont.name, "mac": cont.address or "", "sandbox": args.netns}
+    host_if: Interface = {"name": host.name or "", "mac": host.address or ""}
+    cont_if: Interface = {"name": cont.name or "", "mac": cont.address or "", "sandbox": args.netns}
     for ipc in result["ips"]:
         ipc["interface"] = 1
     result["interfaces"] = [host_if, cont_if]
-    configure_iface(args.ifname, result, dad=dad)
+    configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
     for ipc in result["ips"]:
         ip, plen = c.split_cidr(ipc["address"])
         fam = AF_INET6 if family_of(ip) == 6 else AF_INET
@@ -81,7 +82,7 @@ def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: dict[str, An
     return host_if
 
 
-def _setup_host(host_name: str, result: dict[str, Any], dad: str) -> None:
+def _setup_host(host_name: str, result: Result, dad: str) -> None:
     with wrap('failed to lookup "%s"', host_name):
         veth = link.link_by_name(host_name)
     for ipc in result["ips"]:
@@ -103,7 +104,7 @@ def _setup_host(host_name: str, result: dict[str, Any], dad: str) -> None:
             raise ValueError(f"failed to add route on host: {exc}") from None
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = load_conf(args)
     dad = dad_mode(conf, args.conf)
     ipam = ipam_type(conf)
@@ -160,10 +161,10 @@ def cmd_check(args: CmdArgs) -> None:
     cont = container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     with netns.netns(args.netns):
         _validate_container_interface(cont)
-        check_iface(args.ifname, result)
+        check_iface(args.ifname, result)  # type: ignore[arg-type]  # takes a plain dict
 
 
-def _validate_container_interface(intf: dict[str, Any]) -> None:
+def _validate_container_interface(intf: Interface) -> None:
     lk = container_link(intf, "veth", tag="ptp: ", kind_text="veth/p2p").link
     if intf.get("mac") and intf["mac"].lower() != (lk.address or "").lower():
         raise ValueError(f"ptp: Interface {intf['name']} Mac {intf['mac']} doesn't match container Mac: {lk.address}")

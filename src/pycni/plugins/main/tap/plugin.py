@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 EXEC_ATTR = "/proc/thread-self/attr/exec"
 IP_BINARY = "ip"
@@ -109,7 +110,7 @@ def _create_native(tmp: str, conf: dict[str, Any]) -> None:
         raise ValueError(f"failed to create tap: {exc}") from None
 
 
-def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
+def _create(conf: dict[str, Any], args: CmdArgs) -> Interface:
     """createTap: runs inside the container netns."""
     check_mac_arg(conf.get("mac"))
     mtu = conf.get("mtu", 0)
@@ -140,7 +141,7 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     return {"name": args.ifname, "mac": lk.address or "", "sandbox": args.netns}
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = load_netconf(args)
     dad = dad_mode(conf, args.conf)
     ipam = ipam_type(conf)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pycni.skel import CmdArgs
+    from pycni.spec.result import Interface, Result
 
 load_conf = decode  # what the skel default decodes for GC: the plain NetConf, as upstream
 
@@ -40,7 +41,7 @@ def load_netconf(args: CmdArgs) -> dict[str, Any]:
     return conf
 
 
-def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
+def _create(conf: dict[str, Any], args: CmdArgs) -> Interface:
     master = find_master(conf, args.netns)
 
     def payload(tmp: str, fd: int) -> bytes:
@@ -49,7 +50,7 @@ def _create(conf: dict[str, Any], args: CmdArgs) -> dict[str, Any]:
     return create_in_netns("vlan", args, payload, bool(conf.get("linkInContainer")))
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     conf = load_netconf(args)
     dad = dad_mode(conf, args.conf)
     ipam = ipam_type(conf)
@@ -59,7 +60,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
         result = rb.ipam_add(wrap="failed to execute IPAM delegate")
         result["interfaces"] = [iface]
         with netns.netns(args.netns):
-            configure_iface(args.ifname, result, dad=dad)
+            configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
@@ -82,7 +83,7 @@ def cmd_check(args: CmdArgs) -> None:
         check_ips_routes(args.ifname, result)
 
 
-def _validate_container_interface(intf: dict[str, Any], vlan_id: int, mtu: int) -> None:
+def _validate_container_interface(intf: Interface, vlan_id: int, mtu: int) -> None:
     d = container_link(intf, "vlan", tag="vlan: ")
     check_container_mac(intf, d.link, tag="vlan: ")
     name = intf["name"]
