@@ -16,6 +16,7 @@ import sys
 import time
 from _socket import AF_INET, AF_INET6
 
+from pycni.gofmt import ipnet_text, mask_hex, q
 from pycni.linux import sysctl
 from pycni.linux.addr import addr_add, addr_list
 from pycni.linux.link import link_by_name, link_set_up
@@ -23,6 +24,7 @@ from pycni.linux.route import ADD, PREPEND, route_add, route_list
 from pycni.netlink import codec as c
 from pycni.netlink.socket import NetlinkError, NetlinkSocket
 from pycni.spec.errors import CNIError, internal
+from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,23 +46,17 @@ _SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowh
 # Go-flavoured rendering for error texts (the reference formats its values with %v / %q)
 
 
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _go_ip(ip: str | None) -> str:
     return "<nil>" if ip is None else c.canonical_ip(ip)
 
 
 def _go_mask(ip: str, plen: int) -> str:
-    bits = 128 if ":" in ip else 32
-    return (((1 << plen) - 1) << (bits - plen)).to_bytes(bits // 8, "big").hex()
+    return mask_hex(128 if family_of(ip) == 6 else 32, plen)
 
 
 def _go_ipnet(cidr: str) -> str:
     """A net.IPNet value printed with %v: `{10.99.0.0 ffff0000}` (verified against the 1.1.1 binaries)."""
-    ip, plen = c.split_cidr(cidr)
-    return f"{{{ip} {_go_mask(ip, plen)}}}"
+    return ipnet_text(*c.split_cidr(cidr))
 
 
 def _go_ipconfig(ipc: dict[str, Any]) -> str:
@@ -295,18 +291,18 @@ def _enable_ipv6(ifname: str) -> None:
         try:
             value = sysctl.get(name)
         except OSError as e:
-            print(f"ipam_linux: failed to read sysctl {_q(name)}: {e}", file=sys.stderr)
+            print(f"ipam_linux: failed to read sysctl {q(name)}: {e}", file=sys.stderr)
             continue
         if value == "0":
             continue
         try:
             sysctl.set(name, "0")
         except OSError as e:
-            raise internal(f"failed to enable IPv6 for interface {_q(iface)} ({name}={value}): {e}") from None
+            raise internal(f"failed to enable IPv6 for interface {q(iface)} ({name}={value}): {e}") from None
     try:
         sysctl.set(KEEP_ADDR_ON_DOWN.format(ifname), "1")
     except OSError as e:
-        raise internal(f"failed to enable keep_addr_on_down for interface {_q(ifname)}: {e}") from None
+        raise internal(f"failed to enable keep_addr_on_down for interface {q(ifname)}: {e}") from None
 
 
 def _iface_ok(ipc: dict[str, Any], interfaces: list[dict[str, Any]], ifname: str) -> bool:
@@ -317,10 +313,12 @@ def _iface_ok(ipc: dict[str, Any], interfaces: list[dict[str, Any]], ifname: str
 def _track_gateway(ipc: dict[str, Any], v4gw: str | None, v6gw: str | None) -> tuple[str | None, str | None]:
     # As the reference: the first IPv4 gateway, and the first IPv6 one; a missing gateway is "not IPv4".
     gw = ipc.get("gateway")
-    gw_is_v4 = gw is not None and ":" not in gw
-    if gw_is_v4 and v4gw is None:
-        v4gw = c.canonical_ip(gw)
-    elif not gw_is_v4 and v6gw is None and gw is not None:
+    if gw is None:
+        return v4gw, v6gw
+    if family_of(gw) == 4:
+        if v4gw is None:
+            v4gw = c.canonical_ip(gw)
+    elif v6gw is None:
         v6gw = c.canonical_ip(gw)
     return v4gw, v6gw
 
@@ -345,7 +343,7 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
         try:
             link = link_by_name(ifname, nl)
         except NetlinkError as e:
-            raise internal(f"failed to lookup {_q(ifname)}: {e}") from None
+            raise internal(f"failed to lookup {q(ifname)}: {e}") from None
 
         v4gw: str | None = None
         v6gw: str | None = None
@@ -354,8 +352,8 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
             if ipc.get("interface") is None:
                 continue  # the reference skips these entirely (no address, no gateway)
             if not _iface_ok(ipc, interfaces, ifname):
-                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {_q(ifname)}: invalid interface index")
-            is_v6 = ":" in ipc["address"]
+                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {q(ifname)}: invalid interface index")
+            is_v6 = family_of(ipc["address"]) == 6
             if is_v6 and not ipv6_enabled:
                 _enable_ipv6(ifname)
                 ipv6_enabled = True
@@ -363,19 +361,19 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
             try:
                 addr_add(link.index, ipc["address"], flags=flags, nl=nl)
             except (NetlinkError, c.CodecError) as e:
-                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {_q(ifname)}: {e}") from None
+                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {q(ifname)}: {e}") from None
             v4gw, v6gw = _track_gateway(ipc, v4gw, v6gw)
 
         try:
             link_set_up(link, nl)
         except NetlinkError as e:
-            raise internal(f"failed to set {_q(ifname)} UP: {e}") from None
+            raise internal(f"failed to set {q(ifname)} UP: {e}") from None
 
         if v6gw is not None and dad == DAD_WAIT:
             try:
                 settle_addresses(ifname, SETTLE_TIMEOUT, nl)
             except SettleError as e:
-                raise internal(f"failed to settle addresses for {_q(ifname)}: {e}") from None
+                raise internal(f"failed to settle addresses for {q(ifname)}: {e}") from None
 
         for plan in plan_routes(link.index, result.get("routes") or [], v4gw, v6gw, ifname=ifname):
             try:
@@ -455,7 +453,7 @@ def check_iface(ifname: str, result: dict[str, Any]) -> None:
         try:
             link = link_by_name(ifname, nl)
         except NetlinkError as e:
-            raise internal(f"failed to lookup {_q(ifname)}: {e}") from None
+            raise internal(f"failed to lookup {q(ifname)}: {e}") from None
         try:
             have = {(a.ip, a.prefixlen) for a in addr_list(link.index, 0, nl)}
         except NetlinkError as e:

@@ -10,10 +10,17 @@ calling thread. Error texts are the reference's (plugins/main/bridge, pkg/link/s
 from __future__ import annotations
 
 import struct
+import sys
 from _socket import AF_INET, AF_INET6
 
+from pycni.gofmt import q
+from pycni.linux import spawn, sysctl
+from pycni.linux.addr import addr_add, addr_del, addr_list
+from pycni.linux.link import link_by_name, link_set_hwaddr, link_set_up
 from pycni.netlink import codec as c
-from pycni.netlink.socket import NetlinkError, NetlinkSocket, scoped
+from pycni.netlink.socket import ExistsError, NetlinkError, NetlinkSocket, scoped
+from pycni.spec import gojson
+from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,12 +56,6 @@ OPER_STATE_NAMES = {0: "unknown", 1: "not-present", 2: "down", 3: "lower-layer-d
 
 class BridgeError(ValueError):
     """A bridge verb failed; str() is the reference's text."""
-
-
-def _q(s: str) -> str:
-    from pycni.spec.version import go_quote
-
-    return go_quote(s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,24 +191,18 @@ def _index(link: c.Link | int) -> int:
 
 def bridge_by_name(name: str, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's bridgeByName: the link, which must be a bridge."""
-    from pycni.linux.link import link_by_name
-
     try:
         link = link_by_name(name, nl)
     except NetlinkError as e:
-        raise BridgeError(f"could not lookup {_q(name)}: {e}") from None
+        raise BridgeError(f"could not lookup {q(name)}: {e}") from None
     if link.kind != "bridge":
-        raise BridgeError(f"{_q(name)} already exists but is not a bridge")
+        raise BridgeError(f"{q(name)} already exists but is not a bridge")
     return link
 
 
 def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's ensureBridge: create (an existing link is kept as it is), promisc on if asked, check that
     the link is a bridge, accept_ra=0 on it, set it up. Errors are *not* yet wrapped in `failed to create bridge`."""
-    from pycni.linux import sysctl
-    from pycni.linux.link import link_set_up
-    from pycni.netlink.socket import ExistsError
-
     with scoped(nl) as s:
         try:
             if name == "":
@@ -217,15 +212,14 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
         except ExistsError:
             pass
         except NetlinkError as e:
-            raise BridgeError(f"could not add {_q(name)}: {e}") from None
+            raise BridgeError(f"could not add {q(name)}: {e}") from None
         if promisc:
             try:
                 # by name: the index is not known yet (the Go library looks it up the same way)
-                from pycni.linux.link import link_by_name
 
                 set_promisc(link_by_name(name, s), True, s)
             except NetlinkError as e:
-                raise BridgeError(f"could not set promiscuous mode on {_q(name)}: {e}") from None
+                raise BridgeError(f"could not set promiscuous mode on {q(name)}: {e}") from None
         br = bridge_by_name(name, s)
         try:
             sysctl.set(f"net/ipv6/conf/{name}/accept_ra", "0")
@@ -243,7 +237,7 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
 
 
 def _contains(net_ip: str, plen: int, ip: str) -> bool:
-    if (":" in net_ip) != (":" in ip):
+    if family_of(net_ip) != family_of(ip):
         return False
     return c.mask_ip(net_ip, plen) == c.mask_ip(ip, plen)
 
@@ -257,10 +251,6 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
     value it had when `link` was read (pinning it: otherwise it follows the lowest port MAC).
     pycni: `nodad` adds an IPv6 address with IFA_F_NODAD (the "dad": "skip" extension).
     """
-    from pycni.linux.addr import addr_add, addr_del, addr_list
-    from pycni.linux.link import link_set_hwaddr
-    from pycni.netlink.socket import ExistsError
-
     ip, plen = c.split_cidr(cidr)
     want = f"{ip}/{plen}"
     name = link.name or ""
@@ -275,27 +265,23 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
                 return
             if family == AF_INET or _contains(aip, a.prefixlen, ip) or _contains(ip, plen, aip):
                 if not force:
-                    raise BridgeError(f"{_q(name)} already has an IP address different from {want}")
+                    raise BridgeError(f"{q(name)} already has an IP address different from {want}")
                 try:
                     addr_del(link.index, f"{aip}/{a.prefixlen}", s)
                 except NetlinkError as e:
-                    raise BridgeError(f"could not remove IP address from {_q(name)}: {e}") from None
+                    raise BridgeError(f"could not remove IP address from {q(name)}: {e}") from None
         flags = c.IFA_F_NODAD if nodad and family == AF_INET6 else 0
         try:
             addr_add(link.index, want, flags=flags, nl=s)
         except ExistsError:
             pass
         except NetlinkError as e:
-            raise BridgeError(f"could not add IP address {want} to {_q(name)}: {e}") from None
+            raise BridgeError(f"could not add IP address {want} to {q(name)}: {e}") from None
         if link.address:
             try:
                 link_set_hwaddr(link, link.address, s)
             except NetlinkError as e:
                 raise BridgeError(f"could not set bridge's mac: {e}") from None
-
-
-def family_of(ip: str) -> int:
-    return AF_INET6 if ":" in ip else AF_INET
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,8 +360,6 @@ class NftError(RuntimeError):
 
 
 def _nft(args: list[str], stdin: str | None = None) -> str:
-    from pycni.linux import spawn
-
     try:
         proc = spawn.run(["nft", *args], stdin)
     except OSError as e:
@@ -386,14 +370,12 @@ def _nft(args: list[str], stdin: str | None = None) -> str:
 
 
 def _nft_apply(cfg: dict[str, Any]) -> None:
-    import json  # lazy: macspoofchk only; gojson does not write
+    import json  # lazy: heavy stdlib (gojson does not write), macspoofchk only
 
     _nft(["-j", "-f", "-"], json.dumps(cfg))
 
 
 def _nft_prerouting_rules() -> list[dict[str, Any]]:
-    from pycni.spec import gojson
-
     out = []
     for item in gojson.loads(_nft(["-j", "list", "chain", "bridge", NAT_TABLE, PREROUTING]) or "{}").get("nftables", []):
         if isinstance(item, dict) and isinstance(item.get("rule"), dict):
@@ -412,8 +394,6 @@ def spoofcheck_setup(iface: str, mac: str, ref_id: str) -> None:
 def spoofcheck_teardown(ref_id: str) -> None:
     """Remove this attachment's PREROUTING rule and both chains; table and base chain stay.
     Raises BridgeError `failed to teardown spoof-check: <rule error>, <chain error>` (Go's %v of nil: <nil>)."""
-    import sys
-
     rule_err: str | None = None
     try:
         prerouting = _nft_prerouting_rules()

@@ -17,7 +17,7 @@ from pycni.spec import ipnet
 try:
     from _sha512 import sha512  # type: ignore[import-not-found]  # built in: hashlib would load OpenSSL
 except ImportError:  # pragma: no cover - Python 3.12+ keeps it in _sha2
-    from _sha2 import sha512  # type: ignore[import-not-found,no-redef]
+    from _sha2 import sha512  # type: ignore[import-not-found]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -577,7 +577,6 @@ def supports_nftables() -> bool:
 # --- conntrack (ctnetlink) -----------------------------------------------------------------------
 
 NETLINK_NETFILTER = 12
-AF_INET, AF_INET6 = 2, 10  # Linux's values: callers need not load socket.py for them
 NFNL_SUBSYS_CTNETLINK = 1
 IPCTNL_MSG_CT_GET = 1
 IPCTNL_MSG_CT_DELETE = 2

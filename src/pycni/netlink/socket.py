@@ -6,14 +6,12 @@ namespace and never cache it across namespaces. No message building here (see co
 
 from __future__ import annotations
 
-import errno as _errno
-import os
 import _socket
+import errno as _errno
 import sys as _sys
 
-from pycni.netlink import codec as c
-
 from pycni.gofmt import errno_text, sprintf
+from pycni.netlink import codec as c
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    IPT = tuple[int, int]
+    from pycni.spec.ipnet import IP as IPT  # godecode's IP (a field kind) has the plain name here
 
 
 _RANGE_FIELDS: list[tuple[str, Any]] = [
@@ -86,8 +86,8 @@ def parse_ip_arg(s: str) -> tuple[IPT, int | None] | None:
         except ipnet.CIDRError:
             return None
         return ip, plen
-    ip = ipnet.parse_ip(s)
-    return None if ip is None else (ip, None)
+    bare = ipnet.parse_ip(s)
+    return None if bare is None else (bare, None)
 
 
 def ip_arg_text(value: tuple[IPT, int | None] | None) -> str:

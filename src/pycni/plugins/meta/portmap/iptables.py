@@ -10,12 +10,14 @@ ADD and DEL read the nat table once and apply their changes in one iptables-rest
 
 from __future__ import annotations
 
+from pycni.gofmt import sprintf
 from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, Txn, go_list
+from pycni.plugins.meta.portmap.config import host_ip_family_ok
 
 try:
     from _sha512 import sha512  # type: ignore[import-not-found]  # built in: hashlib would load OpenSSL
 except ImportError:  # pragma: no cover - Python 3.12+ keeps it in _sha2
-    from _sha2 import sha512  # type: ignore[import-not-found,no-redef]
+    from _sha2 import sha512  # type: ignore[import-not-found]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -129,8 +131,6 @@ def ip_port(ip: str, port: int) -> str:
 
 def fill_dnat_rules(chain: Chain, conf: dict[str, Any], cont_net: str) -> None:
     """The entry rules (grouped by protocol) and, per mapping, mark and DNAT rules for one container IP."""
-    from pycni.plugins.meta.portmap.config import host_ip_family_ok
-
     v6 = ":" in cont_net
     cont_ip = cont_net.split("/")[0]
     comment = trim_comment(f'dnat name: "{conf.get("name", "")}" id: "{conf["containerID"]}"')
@@ -202,12 +202,7 @@ def _maybe_iptables(v6: bool) -> tuple[IPTables | None, NetfilterError | None]:
 
 
 def _neither(err4: object, err6: object) -> NetfilterError:
-    return NetfilterError(f"neither iptables nor ip6tables is usable, (iptables) {_go_err(err4)}, "
-                          f"(ip6tables) {_go_err(err6)}")
-
-
-def _go_err(e: object) -> str:
-    return "<nil>" if e is None else str(e)
+    return NetfilterError(sprintf("neither iptables nor ip6tables is usable, (iptables) %v, (ip6tables) %v", err4, err6))
 
 
 def check_ports(conf: dict[str, Any], cont_net: str) -> None:
