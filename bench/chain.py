@@ -28,7 +28,7 @@ REF = "/usr/lib/cni"
 PROBE = os.path.join(HERE, "chain_probe.py")
 sys.path.insert(0, HERE)
 sys.path.insert(0, SRC)
-import host_local_scale
+import host_local_scale  # noqa: E402  (the shared posix_spawn timer)
 
 CHAIN = ["bridge", "portmap", "firewall", "tuning"]
 MODULES = {"bridge": "pycni.plugins.main.bridge", "portmap": "pycni.plugins.meta.portmap",
@@ -104,7 +104,9 @@ def probe(host: str, python: str, cont_path: str, plugins: list[dict], runs: int
     out: dict[str, dict[str, list[float]]] = {}
 
     def run_probe(conf: dict, command: str, prev: dict | None, mode: str, extra: list[str]) -> tuple[dict, bytes]:
-        argv = ["ip", "netns", "exec", host, python, "-I", "-S", PROBE, SRC, MODULES[conf["type"]], mode, *extra]
+        bundle = os.path.join(cni_path, ".pycni", conf["type"] + ".bundle")
+        argv = ["ip", "netns", "exec", host, python, "-I", "-S", PROBE, SRC, MODULES[conf["type"]], mode, *extra,
+                bundle if os.path.exists(bundle) else ""]
         p = subprocess.run(argv, input=stdin_for(conf, prev), env=env_for(command, cont_path, cni_path),
                            capture_output=True, check=False)
         line = [x for x in p.stderr.decode().splitlines() if x.startswith("PYCNI-PROBE ")]
@@ -162,7 +164,6 @@ def main() -> int:
     bare = [a.python, "-I", "-S", "-c", "pass"]
     report: dict = {"runs": a.runs, "before": a.before, "cases": {}}
     try:
-        report["bare_ms"] = statistics.median(host_local_scale.spawn(bare, {}, b"")[0] * 1000 for _ in range(a.runs))
         for dual in (False, True):
             case = "dual-stack" if dual else "IPv4"
             data = {s: tempfile.mkdtemp(dir=tmp) for s in sides}
@@ -170,13 +171,16 @@ def main() -> int:
             samples: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
             for s, d in sides.items():  # warm-up
                 chain_cycle(host, d, cont_path, plugin_confs[s])
+            bares = []
             for _ in range(a.runs):
                 for s, d in sides.items():
                     samples[s].append(chain_cycle(host, d, cont_path, plugin_confs[s]))
+                bares.append(host_local_scale.spawn(bare, {}, b"")[0] * 1000)  # same load as this round
             report["cases"][case] = {
                 s: {k: statistics.median(x[k] * 1000 for x in xs) for k in xs[0]} | {
                     "total": statistics.median(sum(x.values()) * 1000 for x in xs)}
                 for s, xs in samples.items()}
+            report["cases"][case]["bare"] = statistics.median(bares)
             report["cases"][case]["breakdown"] = probe(host, a.python, cont_path, confs(tempfile.mkdtemp(dir=tmp), dual),
                                                        max(3, a.runs // 3), sides["pycni"])
             print(case, json.dumps(report["cases"][case], indent=1), flush=True)
@@ -197,10 +201,11 @@ def write(report: dict, python: str) -> None:
              "portmap (1 mapping) → firewall → tuning; ADD in order then DEL in reverse. Whole-process ms "
              "(median), each call run through `ip netns exec` on every side. Reproduce: "
              f"`sudo python3 bench/chain.py --runs {report['runs']}"
-             + (f" --before {report['before']}`" if report["before"] else "`") + ".", "",
-             f"Bare interpreter start (`python -I -S -c pass`): {report['bare_ms']:.1f} ms.", ""]
+             + (f" --before {report['before']}`" if report["before"] else "`") + ". "
+             "`pycni (before)` is the named revision's launchers, `pycni` this tree's.", ""]
     for case, sides in report["cases"].items():
         breakdown = sides.pop("breakdown")
+        bare = sides.pop("bare")
         names = list(sides)
         ref = sides["reference"]
         lines += [f"## {case}", "", "| call | " + " | ".join(f"{n} ms" for n in names)
@@ -210,14 +215,16 @@ def write(report: dict, python: str) -> None:
             lines.append(f"| {k} | " + " | ".join(f"{sides[n][k]:.1f}" for n in names) + " | "
                          + " | ".join(f"{sides[n][k] / ref[k]:.2f}×" for n in names if n != "reference") + " |")
         lines += ["", f"### pycni per call, where the time goes ({case}; ms, medians of probe runs)", "",
-                  ("Interpreter start is the bare start above; imports: the modules the call loads, imported in a "
-                   "fresh interpreter; the rest is measured inside the call: helper programs (count, names), netlink "
-                   "requests, fsync, in-process IPAM (host-local, its fsyncs excluded) and other Python work."), "",
+                  (f"start: a bare `python -I -S -c pass`, spawned once per round ({bare:.1f} ms); imports: the "
+                   "modules the call loads, imported in a fresh interpreter from the launcher's precompiled bundle; "
+                   "the rest is measured inside the call "
+                   "(bench/chain_probe.py): helper programs (count, names), netlink requests, fsync, in-process "
+                   "IPAM (host-local, its fsyncs excluded) and the other Python work."), "",
                   "| call | start | imports | helpers (n) | netlink | fsync (n) | IPAM | other | programs |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for k, b in breakdown.items():
             other = b["work"] - b["helpers"] - b["netlink"] - b["fsync"] - b["ipam"]
-            lines.append(f"| {k} | {report['bare_ms']:.1f} | {b['imports']:.1f} | {b['helpers']:.1f} "
+            lines.append(f"| {k} | {bare:.1f} | {b['imports']:.1f} | {b['helpers']:.1f} "
                          f"({b['helpers_n']:.0f}) | {b['netlink']:.1f} | {b['fsync']:.1f} ({b['fsync_n']:.0f}) | "
                          f"{b['ipam']:.1f} | {other:.1f} | {b['progs']} |")
         lines.append("")

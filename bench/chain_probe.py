@@ -1,6 +1,8 @@
 """Run one pycni plugin command in this interpreter and say where its time went (bench/chain.py uses it).
 
-Usage: python -I -S bench/chain_probe.py SRC_DIR MODULE MODE   (env and stdin as for the plugin)
+Usage: python -I -S bench/chain_probe.py SRC_DIR MODULE MODE [MODULES [BUNDLE]]   (env, stdin as for the plugin)
+BUNDLE: the launcher's precompiled bundle (`<dir>/.pycni/<name>.bundle`), loaded first as the launcher does,
+so the import times are the launcher's.
 MODE `modules`: report the modules the command loads. MODE `imports`: import that list (argv[4]) and
 report the time (no command is run). MODE `work`: import the list first, then run the command (and report
 the modules it loaded on top, with the list) with timers wrapped around
@@ -14,6 +16,17 @@ import time
 
 root, module, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, root)
+if len(sys.argv) > 5 and sys.argv[5]:  # the launcher's bundle loader, verbatim in effect
+    import _frozen_importlib_external as _fe
+    import marshal
+    import posix as _posix
+
+    _fd = _posix.open(sys.argv[5], _posix.O_RDONLY)
+    _h = _posix.pread(_fd, 8, 0)
+    if _h[:4] == _fe.MAGIC_NUMBER:
+        _n = int.from_bytes(_h[4:], "little")
+        _c, _m = marshal.loads(_posix.pread(_fd, _n, 8))
+        exec(_c, {"fd": _fd, "base": 8 + _n, "modules": _m})
 
 
 def report(fields: dict) -> None:
@@ -44,9 +57,9 @@ if mode == "imports":
     report({"imports_ms": f"{imports * 1000:.3f}"})
     sys.exit(0)
 
-import posix
+import posix  # noqa: E402  (after the modes that must load nothing)
 
-from pycni.linux import spawn
+from pycni.linux import spawn  # noqa: E402
 
 totals: dict[str, float] = {"helpers": 0.0, "netlink": 0.0, "fsync": 0.0, "ipam": 0.0}
 counts: dict[str, int] = {"helpers": 0, "fsync": 0, "netlink": 0}
@@ -96,7 +109,7 @@ except ImportError:
     pass
 
 plugin = __import__(module, fromlist=["PLUGIN"])
-from pycni.skel import main
+from pycni.skel import main  # noqa: E402  (after the plugin, as the launcher does)
 
 loaded = set(sys.modules)
 rc = 0

@@ -111,6 +111,18 @@ class IPTables:
                 return probed
         return Snapshot(self, table, self.run("-t", table, "-S"))
 
+    def has(self, snap: Snapshot, chain: str, rule: list[str]) -> bool:
+        """Is the rule in the chain? Decided on the snapshot; a rule its key does not find (a spelling
+        iptables prints differently, e.g. in user-given conditions) is confirmed by one `-C` run."""
+        if snap.has(chain, rule):
+            return True
+        if not snap.has_chain(chain):
+            return False
+        try:
+            return self.exists(snap.table, chain, rule)
+        except IPTablesError:
+            return False
+
     def restore(self, table: str, ops: list[str]) -> None:
         """Apply `ops` (iptables command lines without the table) in one transaction; -w waits for the
         xtables lock, as the reference's --wait does."""

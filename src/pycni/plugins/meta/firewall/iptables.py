@@ -112,16 +112,15 @@ class IptablesBackend:
             rules = rules_for(result, ipt.v6)
             if not rules:
                 continue
-            priv_ok = ipt.chain_exists(FILTER, self.priv)
-            admin_ok = ipt.chain_exists(FILTER, self.admin)
+            snap = ipt.snapshot(FILTER)  # one read; each rule is looked up in it
             fr = filter_rule(self.priv)
-            if not priv_ok or not ipt.exists(FILTER, FORWARD, fr):
+            if not snap.has_chain(self.priv) or not ipt.has(snap, FORWARD, fr):
                 raise NetfilterError(f"expected {FORWARD} rule {go_list(fr)} not found")
             ar = admin_rule(self.admin)
-            if not admin_ok or not ipt.exists(FILTER, self.priv, ar):
+            if not snap.has_chain(self.admin) or not ipt.has(snap, self.priv, ar):
                 raise NetfilterError(f"expected {self.priv} rule {go_list(ar)} not found")
             for rule in rules:
-                if not ipt.exists(FILTER, self.priv, rule):
+                if not ipt.has(snap, self.priv, rule):
                     raise NetfilterError(f"expected rule {go_list(rule)} not found")
 
     def close(self) -> None:

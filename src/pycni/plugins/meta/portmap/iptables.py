@@ -11,7 +11,7 @@ ADD and DEL read the nat table once and apply their changes in one iptables-rest
 from __future__ import annotations
 
 from pycni.gofmt import sprintf
-from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, Txn, go_list
+from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, Snapshot, Txn, go_list
 from pycni.plugins.meta.portmap.config import host_ip_family_ok
 
 try:
@@ -60,24 +60,17 @@ class Chain:
         written with other conditions), then the chain."""
         txn.delete_chain(self.name)
 
-    def check(self, ipt: IPTables) -> None:
-        if not ipt.chain_exists(self.table, self.name):
+    def check(self, ipt: IPTables, snap: Snapshot) -> None:
+        if not snap.has_chain(self.name):
             raise NetfilterError(f"chain {self.name} not found in iptables table {self.table}")
         for rule in reversed(self.rules):
-            if not _has(ipt, self.table, self.name, rule):
+            if not ipt.has(snap, self.name, rule):
                 raise NetfilterError(f"rule {go_list(self.rules)} in chain {self.name} not found in table {self.table}")
         for ec in self.entry_chains:
             for rule in reversed(self.entry_rules):
-                if not _has(ipt, self.table, ec, rule + ["-j", self.name]):
+                if not ipt.has(snap, ec, rule + ["-j", self.name]):
                     raise NetfilterError(f"rule {go_list(self.entry_rules)} in chain {ec} not found in table "
                                          f"{self.table}")
-
-
-def _has(ipt: IPTables, table: str, chain: str, rule: list[str]) -> bool:
-    try:
-        return ipt.exists(table, chain, rule)
-    except IPTablesError:
-        return False
 
 
 def chain_name(prefix: str, network: str, container_id: str) -> str:
@@ -191,14 +184,15 @@ def forward_ports(conf: dict[str, Any], cont_net: str) -> None:
         raise NetfilterError(f"unable to setup DNAT: {exc}") from None
 
 
-def _maybe_iptables(v6: bool) -> tuple[IPTables | None, NetfilterError | None]:
-    """maybeGetIptables: a handle if this protocol's iptables can list `nat OUTPUT`."""
+def _maybe_iptables(v6: bool) -> tuple[tuple[IPTables, Snapshot] | None, NetfilterError | None]:
+    """maybeGetIptables: a handle if this protocol's iptables can list the nat table (upstream lists
+    `nat OUTPUT`), with that listing."""
     try:
         ipt = IPTables(v6)
-        ipt.list("nat", "OUTPUT")
+        snap = ipt.snapshot("nat")
     except NetfilterError as exc:
         return None, exc
-    return ipt, None
+    return (ipt, snap), None
 
 
 def _neither(err4: object, err6: object) -> NetfilterError:
@@ -209,11 +203,11 @@ def check_ports(conf: dict[str, Any], cont_net: str) -> None:
     v6 = ":" in cont_net
     dn = dnat_chain(conf.get("name", ""), conf["containerID"])
     fill_dnat_rules(dn, conf, cont_net)
-    ipt, err = _maybe_iptables(v6)
-    if ipt is None:
+    usable, err = _maybe_iptables(v6)
+    if usable is None:
         raise _neither(None if v6 else err, err if v6 else None)
     try:
-        dn.check(ipt)
+        dn.check(*usable)
     except NetfilterError as exc:
         raise NetfilterError(f"could not check ipv{6 if v6 else 4} dnat: {exc}") from None
 
