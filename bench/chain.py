@@ -162,7 +162,7 @@ def main() -> int:
     subprocess.run(["ip", "-n", nss[0], "link", "set", "lo", "up"], check=True)
     host, cont_path = nss[0], f"/run/netns/{nss[1]}"
     bare = [a.python, "-I", "-S", "-c", "pass"]
-    report: dict = {"runs": a.runs, "before": a.before, "cases": {}}
+    report: dict = {"runs": a.runs, "before": a.before, "cases": {}, "load": [os.getloadavg()[0]]}
     try:
         for dual in (False, True):
             case = "dual-stack" if dual else "IPv4"
@@ -188,6 +188,7 @@ def main() -> int:
         for ns in nss:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+    report["load"].append(os.getloadavg()[0])
     write(report, a.python)
     return 0
 
@@ -202,7 +203,9 @@ def write(report: dict, python: str) -> None:
              "(median), each call run through `ip netns exec` on every side. Reproduce: "
              f"`sudo python3 bench/chain.py --runs {report['runs']}"
              + (f" --before {report['before']}`" if report["before"] else "`") + ". "
-             "`pycni (before)` is the named revision's launchers, `pycni` this tree's.", ""]
+             "`pycni (before)` is the named revision's launchers, `pycni` this tree's. "
+             f"Load average {report['load'][0]:.1f} at start, {report['load'][1]:.1f} at end (other work shares "
+             "the machine: compare the ratios, not the absolute times).", ""]
     for case, sides in report["cases"].items():
         breakdown = sides.pop("breakdown")
         bare = sides.pop("bare")
