@@ -75,8 +75,8 @@ def _strip_handles(obj: object) -> object:
     return obj
 
 
-def _spawn(host: str, exe: str, command: str, conf: dict, cont: str) -> subprocess.Popen:
-    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": "atomic1", "CNI_NETNS": f"/run/netns/{cont}",
+def _spawn(host: str, exe: str, command: str, conf: dict, cont: str, cid: str = "atomic1") -> subprocess.Popen:
+    env = {"CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": f"/run/netns/{cont}",
            "CNI_IFNAME": "eth0", "CNI_PATH": os.path.dirname(exe), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     p = subprocess.Popen(["ip", "netns", "exec", host, exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, start_new_session=True)
@@ -148,3 +148,34 @@ def test_killed_add_leaves_none_or_all(netns_factory, pycni_dir, plugin, variant
         netns_factory.cleanup()
     print(f"{plugin}/{variant}: {seen} over {TRIALS} kills, ADD takes {took * 1000:.0f} ms")
     assert sum(seen.values()) == TRIALS
+
+
+@pytest.mark.parametrize("plugin", ["portmap", "firewall", "ptp"])
+def test_parallel_adds_share_chains_without_duplicates(netns_factory, pycni_dir, plugin):
+    """Concurrent ADDs that all find the shared chains missing: one transaction creates them, the others
+    fail on `-N`, read the table again and add only their own rules, so no rule appears twice."""
+    for tool in ("iptables-save", "iptables-restore"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    n = 8
+    host = netns_factory.new("h")
+    procs = []
+    for i in range(n):
+        v4 = {"address": f"10.77.{i}.2/24", "gateway": f"10.77.{i}.1"}
+        if plugin == "ptp":
+            conf = dict(_ptp_conf("iptables"), ipam={"type": "static", "addresses": [v4]})
+        else:
+            conf = _portmap_conf("iptables") if plugin == "portmap" else _firewall_conf("same-bridge")
+            conf["prevResult"] = dict(conf["prevResult"], ips=[dict(v4, interface=2)])
+        procs.append(_spawn(host, f"{pycni_dir}/{plugin}", "ADD", conf, netns_factory.new(f"c{i}"), cid=f"par{i}"))
+    for p in procs:
+        rc, out = _finish(p)
+        assert rc == 0, out.decode()
+    save = iptables_save(host, "filter" if plugin == "firewall" else "nat")
+    rules = [ln for ln in save.splitlines() if ln.startswith("-A ")]
+    assert len(rules) == len(set(rules)), f"a rule was added twice:\n{save}"
+    own = {"portmap": ":CNI-DN-", "ptp": ":CNI-", "firewall": None}[plugin]
+    if own is not None:
+        assert sum(ln.startswith(own) for ln in save.splitlines()) == n, save
+    else:
+        assert sum("-j ACCEPT" in ln and ln.startswith("-A CNI-FORWARD -s 10.77.") for ln in rules) == n, save
