@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -179,3 +180,19 @@ def test_parallel_adds_share_chains_without_duplicates(netns_factory, pycni_dir,
         assert sum(ln.startswith(own) for ln in save.splitlines()) == n, save
     else:
         assert sum("-j ACCEPT" in ln and ln.startswith("-A CNI-FORWARD -s 10.77.") for ln in rules) == n, save
+
+
+def test_nft_table_exists_asks_the_kernel(netns_factory):
+    if shutil.which("nft") is None:
+        pytest.skip("nft is not installed")
+    ns = netns_factory.new("t")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from pycni.linux import netfilter as nf; "
+            "print(nf.nft_table_exists('inet', 'pycni_probe'), nf.nft_table_exists('ip', 'pycni_probe'))")
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+
+    def ask() -> str:
+        return nsout(ns, sys.executable, "-I", "-S", "-c", code, src).strip()
+
+    assert ask() == "False False"
+    nsout(ns, "nft", "add", "table", "inet", "pycni_probe")
+    assert ask() == "True False"

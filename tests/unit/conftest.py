@@ -33,6 +33,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeNetfilter:
     f = FakeNetfilter()
     monkeypatch.setattr(nf.spawn, "run", f.run)
     monkeypatch.setattr(nf.spawn, "lookpath", f.which)
+    monkeypatch.setattr(nf, "nft_table_exists", lambda family, table: None)  # unknown: nft is asked
     return f
 
 
@@ -46,5 +47,6 @@ def no_real_netfilter(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError(f"a unit test tried to run {a[:1]!r} for real")
 
     monkeypatch.setattr(netfilter.spawn, "run", refuse)
+    monkeypatch.setattr(netfilter, "nft_table_exists", lambda family, table: None)
     monkeypatch.setattr(netfilter, "delete_conntrack_dst_port", refuse)
     monkeypatch.setattr(netfilter, "routable_host_ifname", lambda ip: "")

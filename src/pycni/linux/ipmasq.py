@@ -162,7 +162,9 @@ _nft_str = nf.nft_str
 
 
 def _nft_setup(cidrs: list[str], network: str, ifname: str, container_id: str) -> None:
-    stale = _nft_rules(instance_hash(network, ifname, container_id))
+    # a first ADD finds no table: no listing to run
+    stale = _nft_rules(instance_hash(network, ifname, container_id)) \
+        if nf.nft_table_exists("inet", TABLE) is not False else []
     comment = nft_comment(network, ifname, container_id)
     lines = [
         f"add table inet {TABLE} {{ comment {_nft_str('Masquerading for plugins from github.com/containernetworking/plugins')} ; }}",
@@ -232,7 +234,7 @@ def teardown(cidrs: list[str] | None, network: str, ifname: str, container_id: s
         except nf.NetfilterError as exc:
             if v6 in want or _failed_write(exc):
                 errs.append(str(exc))
-    if spawn.lookpath("nft") is not None:
+    if spawn.lookpath("nft") is not None and nf.nft_table_exists("inet", TABLE) is not False:
         try:
             _nft_delete(h for h, _ in _nft_rules(instance_hash(network, ifname, container_id)))
         except IPMasqError as exc:
@@ -256,7 +258,7 @@ def gc(network: str, valid: list[tuple[str, str]]) -> None:
             if _failed_write(exc):
                 errs.append(str(exc))
             # else this family's iptables is absent or unusable: nothing of ours can be there
-    if spawn.lookpath("nft") is not None:
+    if spawn.lookpath("nft") is not None and nf.nft_table_exists("inet", TABLE) is not False:
         keep = {nft_comment(network, ifname, cid) for cid, ifname in valid}
         try:
             _nft_delete(h for h, c in _nft_rules(network_hash(network)) if c not in keep)

@@ -8,6 +8,7 @@ Every per-container rule carries the container ID as its comment: that is how DE
 
 from __future__ import annotations
 
+from pycni.linux import netfilter
 from pycni.linux.netfilter import (
     NetfilterError,
     NftError,
@@ -111,6 +112,8 @@ def unforward_ports(conf: dict[str, Any]) -> None:
         return  # upstream skips a family whose knftables handle cannot be made
     lines = []
     for fam in ("ip", "ip6"):
+        if netfilter.nft_table_exists(fam, TABLE) is False:
+            continue  # asked the kernel directly: no nft run for a family that never had the table
         try:
             rules = nft_list_table_rules(fam, TABLE)
         except NftError as exc:
