@@ -318,6 +318,9 @@ def main() -> int:
     if os.path.exists(hl):
         extra = ["", "host-local at scale: see [RESULTS-host-local.md](RESULTS-host-local.md) "
                  "(`python3 bench/host_local_scale.py`)."]
+    if os.path.exists(os.path.join(HERE, "RESULTS-chain.md")):
+        extra += ["", "podman's default chain (bridge → portmap → firewall → tuning), per call and with a breakdown "
+                  "of pycni's time: see [RESULTS-chain.md](RESULTS-chain.md) (`sudo python3 bench/chain.py`)."]
     write_results(rows, par, extra, a.python)
     print(f"wrote {os.path.join(HERE, 'RESULTS.md')}")
     return 0
