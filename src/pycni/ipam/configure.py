@@ -28,7 +28,10 @@ from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
+
+    from pycni.spec.result import Interface, IPConfig, Result, Route
 
 DAD_WAIT = "wait"
 DAD_SKIP = "skip"
@@ -59,7 +62,7 @@ def _go_ipnet(cidr: str) -> str:
     return ipnet_text(*c.split_cidr(cidr))
 
 
-def _go_ipconfig(ipc: dict[str, Any]) -> str:
+def _go_ipconfig(ipc: IPConfig) -> str:
     """An IPConfig printed with %+v. The reference prints the Interface *pointer*; its value is shown here."""
     idx = ipc.get("interface")
     try:
@@ -99,7 +102,7 @@ class PlannedRoute:
     advmss: int
     nexthops: list[tuple[str | None, int]]
     ifindex: int
-    sources: list[dict[str, Any]]
+    sources: list[Route]
     first_for_dst: bool
 
     def __init__(self, family: int, dst: str, dst_len: int, dst_text: str, table: int, priority: int, scope: int,
@@ -169,7 +172,7 @@ def _route_desc(dst: str, gw: str | None, ifname: str, prio: int, scope: int, ta
             f"(Scope: {_go_scope(scope)}, Table: {table})")
 
 
-def plan_routes(ifindex: int, routes: list[dict[str, Any]], v4gw: str | None, v6gw: str | None, *,
+def plan_routes(ifindex: int, routes: Sequence[Route], v4gw: str | None, v6gw: str | None, *,
                 ifname: str | None = None) -> list[PlannedRoute]:
     """Group result routes into kernel routes, in order of first appearance.
 
@@ -305,12 +308,12 @@ def _enable_ipv6(ifname: str) -> None:
         raise internal(f"failed to enable keep_addr_on_down for interface {q(ifname)}: {e}") from None
 
 
-def _iface_ok(ipc: dict[str, Any], interfaces: list[dict[str, Any]], ifname: str) -> bool:
+def _iface_ok(ipc: IPConfig, interfaces: list[Interface], ifname: str) -> bool:
     idx = ipc.get("interface")
     return type(idx) is int and 0 <= idx < len(interfaces) and interfaces[idx].get("name") == ifname
 
 
-def _track_gateway(ipc: dict[str, Any], v4gw: str | None, v6gw: str | None) -> tuple[str | None, str | None]:
+def _track_gateway(ipc: IPConfig, v4gw: str | None, v6gw: str | None) -> tuple[str | None, str | None]:
     # As the reference: the first IPv4 gateway, and the first IPv6 one; a missing gateway is "not IPv4".
     gw = ipc.get("gateway")
     if gw is None:
@@ -331,7 +334,7 @@ def dad_mode(conf: dict[str, Any], raw: Any) -> str:
     return mode
 
 
-def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT) -> None:
+def configure_iface(ifname: str, result: Result, *, dad: str = DAD_WAIT) -> None:
     """Add the result's addresses (those whose `interface` points at ifname) and routes to ifname, set it up.
     Raises CNIError(999, <reference text>) on failure; what was added before a failure stays."""
     if dad not in (DAD_WAIT, DAD_SKIP):
@@ -444,7 +447,7 @@ def _expected_text(plan: PlannedRoute, gw: str | None, weight: int, ifname: str)
     return " ".join(parts) + " not found in routing table"
 
 
-def check_iface(ifname: str, result: dict[str, Any]) -> None:
+def check_iface(ifname: str, result: Result) -> None:
     """Verify that every address of the result meant for ifname is on it, and every (grouped) route exists:
     a multipath group must be ONE kernel route whose nexthops include each gateway with its weight.
     Raises CNIError(999, ...) naming the first missing item."""
