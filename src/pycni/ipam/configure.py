@@ -22,7 +22,7 @@ from pycni.linux.addr import addr_add, addr_list
 from pycni.linux.link import link_by_name, link_set_up
 from pycni.linux.route import ADD, PREPEND, route_add, route_list
 from pycni.netlink import codec as c
-from pycni.netlink.socket import NetlinkError, NetlinkSocket
+from pycni.netlink.socket import NetlinkError, NetlinkSocket, wrap
 from pycni.spec.errors import CNIError, internal
 from pycni.spec.ipnet import family_of
 
@@ -251,16 +251,12 @@ class SettleError(Exception):
 def settle_addresses(ifname: str, timeout: float = SETTLE_TIMEOUT, nl: NetlinkSocket | None = None) -> None:
     """The reference's SettleAddresses: poll the link's IPv6 addresses every 50 ms until none is tentative;
     DADFAILED fails at once; past the deadline it fails only if the link is oper-up (no carrier = no DAD)."""
-    try:
+    with wrap("failed to retrieve link", error=SettleError):
         link = link_by_name(ifname, nl)
-    except NetlinkError as e:
-        raise SettleError(f"failed to retrieve link: {e}") from None
     deadline = time.monotonic() + timeout
     while True:
-        try:
+        with wrap("could not list addresses", error=SettleError):
             addrs = addr_list(link.index, AF_INET6, nl)
-        except NetlinkError as e:
-            raise SettleError(f"could not list addresses: {e}") from None
         if not addrs:
             return
         ok = True
@@ -273,10 +269,8 @@ def settle_addresses(ifname: str, timeout: float = SETTLE_TIMEOUT, nl: NetlinkSo
         if ok:
             return
         if time.monotonic() > deadline:
-            try:
+            with wrap("failed to retrieve link", error=SettleError):
                 link = link_by_name(ifname, nl)
-            except NetlinkError as e:
-                raise SettleError(f"failed to retrieve link: {e}") from None
             if link.operstate == c.IF_OPER_UP:
                 # The reference prints a Duration with %d (nanoseconds); seconds are printed here.
                 raise SettleError(f"link {ifname} still has tentative addresses after {timeout:g} seconds")
@@ -343,10 +337,8 @@ def configure_iface(ifname: str, result: Result, *, dad: str = DAD_WAIT) -> None
     if not interfaces:
         raise internal("no interfaces to configure")
     with NetlinkSocket() as nl:
-        try:
+        with wrap("failed to lookup %q", ifname, error=internal):
             link = link_by_name(ifname, nl)
-        except NetlinkError as e:
-            raise internal(f"failed to lookup {q(ifname)}: {e}") from None
 
         v4gw: str | None = None
         v6gw: str | None = None
@@ -367,10 +359,8 @@ def configure_iface(ifname: str, result: Result, *, dad: str = DAD_WAIT) -> None
                 raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {q(ifname)}: {e}") from None
             v4gw, v6gw = _track_gateway(ipc, v4gw, v6gw)
 
-        try:
+        with wrap("failed to set %q UP", ifname, error=internal):
             link_set_up(link, nl)
-        except NetlinkError as e:
-            raise internal(f"failed to set {q(ifname)} UP: {e}") from None
 
         if v6gw is not None and dad == DAD_WAIT:
             try:
@@ -379,10 +369,8 @@ def configure_iface(ifname: str, result: Result, *, dad: str = DAD_WAIT) -> None
                 raise internal(f"failed to settle addresses for {q(ifname)}: {e}") from None
 
         for plan in plan_routes(link.index, result.get("routes") or [], v4gw, v6gw, ifname=ifname):
-            try:
+            with wrap("failed to add route '%s'", plan.describe(ifname), error=internal):
                 route_add(plan.to_route(), plan.add_flags, nl)
-            except NetlinkError as e:
-                raise internal(f"failed to add route '{plan.describe(ifname)}': {e}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,14 +441,10 @@ def check_iface(ifname: str, result: Result) -> None:
     Raises CNIError(999, ...) naming the first missing item."""
     interfaces = result.get("interfaces") or []
     with NetlinkSocket() as nl:
-        try:
+        with wrap("failed to lookup %q", ifname, error=internal):
             link = link_by_name(ifname, nl)
-        except NetlinkError as e:
-            raise internal(f"failed to lookup {q(ifname)}: {e}") from None
-        try:
+        with wrap("Cannot obtain List of IP Addresses", error=internal):
             have = {(a.ip, a.prefixlen) for a in addr_list(link.index, 0, nl)}
-        except NetlinkError as e:
-            raise internal(f"Cannot obtain List of IP Addresses: {e}") from None
         v4gw: str | None = None
         v6gw: str | None = None
         for ipc in result.get("ips") or []:
@@ -473,10 +457,8 @@ def check_iface(ifname: str, result: Result) -> None:
         plans = plan_routes(link.index, result.get("routes") or [], v4gw, v6gw, ifname=ifname)
         if not plans:
             return
-        try:
+        with wrap("failed to list routes", error=internal):
             kernel = route_list(0, nl=nl)
-        except NetlinkError as e:
-            raise internal(f"failed to list routes: {e}") from None
     for plan in plans:
         cands = _candidates(kernel, plan)
         best: list[tuple[str | None, int]] | None = None
