@@ -1,0 +1,1 @@
+"""`dhcp` IPAM (package placeholder created by DHCP-B; DHCP-A fills in the declaration)."""
