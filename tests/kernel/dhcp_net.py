@@ -207,7 +207,7 @@ def dhcp_net(containers: Sequence[str] = ("macvlan", "veth"), *, lease_time: str
 
     containers: kinds of the initial containers ("macvlan" / "veth"); more with net.add_container().
     lease_time: dnsmasq's lease time (its minimum is 2m); t1/t2: options 58/59 in seconds (short renewals).
-    routers: option 3 (None: no router option at all; dnsmasq then sends its own address).
+    routers: option 3 (empty: no option 3 sent; None: dnsmasq's default, its own address).
     classless: option 121 as (dst CIDR, gw) pairs, sent only when the client asks unless force_classless.
     static_routes: option 33 as (dst IP, gw) pairs. pool: the last octets of the v4 range.
     ipv6: also serve DHCPv6 (fd77::100-1ff) with RA on the bridge.
@@ -225,7 +225,8 @@ def dhcp_net(containers: Sequence[str] = ("macvlan", "veth"), *, lease_time: str
     if no_ping:
         args.append("--no-ping")
     if routers is not None:
-        args.append("--dhcp-option=option:router," + ",".join(routers))
+        # an empty list sends no option 3 at all (dnsmasq: an option with no value is suppressed)
+        args.append("--dhcp-option=option:router," + ",".join(routers) if routers else "--dhcp-option=3")
     if classless:
         kw = "--dhcp-option-force" if force_classless else "--dhcp-option"
         args.append(f"{kw}=121," + ",".join(f"{d},{g}" for d, g in classless))

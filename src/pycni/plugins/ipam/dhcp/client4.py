@@ -203,7 +203,7 @@ class Maintenance:
 class Transport:
     """What run_exchange needs: send a message (to an IPv4 destination) and wait for the next DHCP reply."""
 
-    def send(self, m: Message, dst: bytes) -> None:
+    def send(self, m: Message, dst: bytes, src: bytes = b"\0\0\0\0") -> None:
         raise NotImplementedError
 
     def recv(self, timeout: float) -> Message | None:
@@ -266,9 +266,9 @@ class PacketSocket(Transport):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def send(self, m: Message, dst: bytes) -> None:
+    def send(self, m: Message, dst: bytes, src: bytes = b"\0\0\0\0") -> None:
         self._ident = (self._ident + 1) & 0xFFFF
-        pkt = p4.udp_ip_packet(m.encode(), b"\0\0\0\0", dst, ident=self._ident)
+        pkt = p4.udp_ip_packet(m.encode(), src, dst, ident=self._ident)
         self.sock.sendto(pkt, (self.ifname, ETH_P_IP, 0, 0, p4.BROADCAST_MAC))
 
     def recv(self, timeout: float) -> Message | None:

@@ -236,7 +236,9 @@ class _Family4(_Family):
         m = p4.release(ack, random.getrandbits(32), self.lease.mac, self.client_id)
         try:
             with _InLink(self.lease), c4.PacketSocket(self.cfg.ifname) as sock:
-                sock.send(m, sid if sid and len(sid) == 4 else b"\xff\xff\xff\xff")
+                # From the bound address, not 0.0.0.0 as HEAD: Linux drops a unicast datagram from 0.0.0.0 as a
+                # martian, so HEAD's RELEASE never reaches a server on Linux (measured with dnsmasq).
+                sock.send(m, sid if sid and len(sid) == 4 else b"\xff\xff\xff\xff", ack.yiaddr)
         except (_LinkGone, LeaseError, OSError) as e:
             _log(self.cfg, "failed to release DHCP lease: %v", e)
 
@@ -509,6 +511,7 @@ class Lease:
             m.state = c4.REBINDING
         try:
             while True:
+                self._wake.clear()  # before the stop check: a stop/check set after it still wakes the wait
                 if self._stopping():
                     break
                 try:
@@ -525,7 +528,6 @@ class Lease:
                     continue
                 action, wait = m.next_action(time.monotonic())
                 if action == "wait":
-                    self._wake.clear()
                     self._wake.wait(min(wait, LINK_CHECK_INTERVAL))
                     continue
                 deadline = time.monotonic() + cfg.resend_timeout
