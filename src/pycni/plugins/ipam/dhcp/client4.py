@@ -122,11 +122,13 @@ class Exchange:
 
 
 def backoff_delays(resend_max: float, rng: Callable[[], float] = random.random) -> Iterator[float]:
-    """HEAD's backoffRetry sleeps: 2 s ±1 four times, then 8, 16, 32, 64 ... (±1), the base doubling from 4 s
-    while it is below resend_max (so the default 62 s cap overshoots to 64 s, as upstream)."""
+    """HEAD's backoffRetry sleeps: 2 s ±1 four times, then the base (4 s, doubled after each sleep while it is
+    below resend_max) ±1: 8, 16, 32, 64, 64 ... for the default 62 s (the cap overshoots, as upstream)."""
+    base = 4.0
     for _ in range(4):
         yield 2.0 + (2.0 * rng() - 1.0)
-    base = 8.0
+    if base < resend_max:
+        base *= 2
     while True:
         yield base + (2.0 * rng() - 1.0)
         if base < resend_max:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 STATE_VERSION = 1
 LINK_CHECK_INTERVAL = 30.0  # how often a bound lease looks for its link between renewals
 RELEASE_WAIT = 5.0  # release()/stop() wait at most this long for the worker to finish
-IFF_UP = 0x1
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+LOWER_UP_WAIT = 2.0
 
 
 class LeaseConfig:
@@ -103,6 +104,19 @@ def _time_text(mono: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(_wall(mono)))
 
 
+def _wait_lower_up(link: Link, ifname: str) -> Link:
+    """Up to LOWER_UP_WAIT for the carrier: until linkwatch activates the qdisc (it may defer that by up to a
+    second after the link is set up) frames are silently dropped, and the first DISCOVER with them."""
+    end = time.monotonic() + LOWER_UP_WAIT
+    while not link.flags & IFF_LOWER_UP and time.monotonic() < end:
+        time.sleep(0.02)
+        try:
+            link = link_by_name(ifname)
+        except NetlinkError:
+            break
+    return link
+
+
 class _InLink:
     """`with _InLink(lease) as link:` runs the body in the lease's netns with its link looked up (set up when
     down, on the first acquire). _LinkGone when the namespace or the link has gone away (or the link now has
@@ -138,6 +152,8 @@ class _InLink:
                     link_set_up(link.index)
                 except NetlinkError as e:
                     raise LeaseError(str(e)) from None
+            if self.set_up:
+                link = _wait_lower_up(link, cfg.ifname)
             return link
         except BaseException:
             self.__exit__(None, None, None)
