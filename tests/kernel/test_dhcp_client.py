@@ -21,7 +21,7 @@ FAST = {"timeout": 1.0, "resend_max": 2.0, "resend_timeout": 8.0}
 
 
 def cfg_for(c, cid: str = "cid1", **kw: object) -> L.LeaseConfig:
-    args = dict(FAST)
+    args: dict[str, object] = dict(FAST)
     args.update(kw)
     return L.LeaseConfig(cid, "net1", c.ifname, c.netns, **args)  # type: ignore[arg-type]
 

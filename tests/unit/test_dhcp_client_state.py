@@ -154,7 +154,9 @@ def test_run_exchange_lost_offer_is_resent_and_deadline_is_hard() -> None:
 
 
 def test_backoff_like_head() -> None:
-    mid = lambda: 0.5  # noqa: E731 - no jitter
+    def mid() -> float:
+        return 0.5  # no jitter
+
     g = c4.backoff_delays(62.0, mid)
     assert [next(g) for _ in range(10)] == [2, 2, 2, 2, 8, 16, 32, 64, 64, 64]
     g = c4.backoff_delays(8.0, mid)
@@ -180,7 +182,9 @@ def secs(n: int) -> bytes:
     ({"o51": secs(100), "o58": secs(90), "o59": secs(80)}, (50, 80, 100)),  # T1 past T2: 50%
 ])
 def test_timers_like_head_commit(opts: dict[str, bytes], want: tuple[int, int, int]) -> None:
-    t = c4.timers_from_ack(reply(p4.ACK, 1, **opts), 1000.0)
+    ack = reply(p4.ACK, 1)
+    ack.options.update({int(k[1:]): v for k, v in opts.items()})
+    t = c4.timers_from_ack(ack, 1000.0)
     assert (t.t1 - 1000, t.t2 - 1000, t.expiry - 1000) == want and t.obtained == 1000
 
 
