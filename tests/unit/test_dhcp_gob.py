@@ -5,9 +5,25 @@ from __future__ import annotations
 import pytest
 
 from pycni.plugins.ipam.dhcp import gob
-from pycni.plugins.ipam.dhcp.gob import BYTES, STRING, UINT, Decoder, Encoder, GobError, Slice, Struct
+from pycni.plugins.ipam.dhcp.gob import (
+    BYTES,
+    STRING,
+    UINT,
+    Decoder,
+    Encoder,
+    GobError,
+    Slice,
+    Struct,
+)
 from pycni.plugins.ipam.dhcp.rpc import split_message
-from pycni.plugins.ipam.dhcp.wire import EMPTY, REQUEST, RESPONSE, RESULT, gob_to_result, result_to_gob
+from pycni.plugins.ipam.dhcp.wire import (
+    EMPTY,
+    REQUEST,
+    RESPONSE,
+    RESULT,
+    gob_to_result,
+    result_to_gob,
+)
 
 
 def s(text: str) -> bytes:

@@ -49,6 +49,9 @@ OPTION_NAMES = {
 }
 
 
+NCLIENT4_DEFAULT_PRL = (1, 3, 15, 6)  # insomniacslk nclient4's option 55 when the config's list is empty
+
+
 class ConfigError(ValueError):
     """An Allocate/Release argument the daemon refuses; the text goes back to the exec verbatim."""
 
@@ -112,7 +115,8 @@ def prepare_options(cni_args: str, ipam: dict[str, Any]) -> tuple[list[tuple[int
     a later entry for the same code winning, a CNI_ARGS value (fromArg) winning over `value`.
 
     An entry of `request` with an empty option is dropped, but its skipDefault still counts: it is
-    carried by the first remaining entry, or by a (-1, True) marker when nothing else is left.
+    carried by the first remaining entry. When none remains, the PRL upstream ends up with is nclient4's
+    own default, [1, 3, 15, 6], which is what this list then spells out.
     """
     args = parse_cni_args(cni_args)
     provide: dict[int, bytes] = {}
@@ -145,12 +149,12 @@ def prepare_options(cni_args: str, ipam: dict[str, Any]) -> tuple[list[tuple[int
         if request:
             request[0] = (request[0][0], True)
         else:
-            request.append((-1, True))
+            request = [(code, True) for code in NCLIENT4_DEFAULT_PRL]
     return request, sorted(provide.items())
 
 
-def lease_fields(args: dict[str, Any], host_prefix: str) -> tuple[str, dict[str, Any], int]:
-    """From the CmdArgs of an Allocate: (client-id, the conf-derived LeaseConfig fields, route priority)."""
+def lease_fields(args: dict[str, Any], host_prefix: str) -> tuple[str, dict[str, Any]]:
+    """From the CmdArgs of an Allocate: (client-id, the conf-derived LeaseConfig fields)."""
     conf = parse_netconf(args.get("StdinData") or b"")
     ipam = conf["ipam"]
     request, provide = prepare_options(args.get("Args", ""), ipam)
@@ -165,5 +169,6 @@ def lease_fields(args: dict[str, Any], host_prefix: str) -> tuple[str, dict[str,
         "client_id": cid.encode("utf-8", "surrogateescape"),
         "multipath_routers": bool(ipam.get("multipathRouters")),
         "ipv6": bool(ipam.get("ipv6")),
+        "priority": int(ipam.get("priority") or 0),
     }
-    return cid, fields, int(ipam.get("priority") or 0)
+    return cid, fields

@@ -56,7 +56,7 @@ class DaemonError(Exception):
 
 class LeaseStore:
     """<dir>/<sha256(client-id)>.json holding what re-adoption needs: the conf-derived lease fields,
-    the route priority and the client's own lease state. A None directory stores nothing."""
+    and the client's own lease state. A None directory stores nothing."""
 
     def __init__(self, directory: str | None) -> None:
         self.dir = directory
@@ -67,10 +67,10 @@ class LeaseStore:
         assert self.dir is not None
         return os.path.join(self.dir, hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest() + ".json")
 
-    def save(self, key: str, fields: dict[str, Any], priority: int, state: dict[str, Any]) -> None:
+    def save(self, key: str, fields: dict[str, Any], state: dict[str, Any]) -> None:
         if not self.dir:
             return
-        record = {"version": 1, "clientID": key, "priority": priority, "config": _jsonable(fields), "lease": state}
+        record = {"version": 1, "clientID": key, "config": _jsonable(fields), "lease": state}
         write_atomic(self._path(key), json.dumps(record, sort_keys=True).encode(), 0o600)
 
     def delete(self, key: str) -> None:
@@ -128,10 +128,10 @@ def _from_jsonable(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Entry:
-    __slots__ = ("fields", "lease", "priority")
+    __slots__ = ("fields", "lease")
 
-    def __init__(self, lease: Any, fields: dict[str, Any], priority: int) -> None:
-        self.lease, self.fields, self.priority = lease, fields, priority
+    def __init__(self, lease: Any, fields: dict[str, Any]) -> None:
+        self.lease, self.fields = lease, fields
 
 
 class DHCPService:
@@ -149,6 +149,7 @@ class DHCPService:
         self._leases: dict[str, _Entry] = {}
         self._mu = threading.Lock()
         self._key_locks: dict[str, list[Any]] = {}  # key -> [lock, users]
+        self._acquiring: dict[str, threading.Event] = {}  # key -> cancel of an acquire in progress
 
     def _lock(self, key: str) -> threading.Lock:
         with self._mu:
@@ -164,8 +165,8 @@ class DHCPService:
             if slot[1] == 0:
                 del self._key_locks[key]
 
-    def _config(self, fields: dict[str, Any]) -> Any:
-        return self.backend.LeaseConfig(**fields, **self.client)
+    def _config(self, fields: dict[str, Any], cancel: threading.Event | None = None) -> Any:
+        return self.backend.LeaseConfig(**fields, **self.client, cancel=cancel)
 
     def _watch(self, key: str, entry: _Entry) -> None:
         def changed() -> None:
@@ -178,14 +179,15 @@ class DHCPService:
 
     def _persist(self, key: str, entry: _Entry) -> None:
         try:
-            self.store.save(key, entry.fields, entry.priority, entry.lease.state())
+            self.store.save(key, entry.fields, entry.lease.state())
         except OSError as exc:
             log_printf("%s: could not persist lease: %v", key, exc)
 
     def allocate(self, args: dict[str, Any]) -> dict[str, Any]:
-        """DHCP.Allocate (ADD and CHECK): the existing live lease, or a new one."""
+        """DHCP.Allocate (ADD and CHECK): the existing live lease (nudged, as upstream's Check, but without
+        blocking), or a new one. A DEL arriving meanwhile cancels the acquire."""
         try:
-            key, fields, priority = lease_fields(args, self.host_prefix)
+            key, fields = lease_fields(args, self.host_prefix)
         except ConfigError as exc:
             raise DaemonError(str(exc)) from None
         self._lock(key).acquire()
@@ -198,29 +200,40 @@ class DHCPService:
                 self._drop(key, entry, release=False)
                 entry = None
             if entry is None:
+                cancel = threading.Event()
+                with self._mu:
+                    self._acquiring[key] = cancel
                 try:
-                    lease = self.backend.acquire(self._config(fields))
+                    lease = self.backend.acquire(self._config(fields, cancel))
                 except self.backend.LeaseError as exc:
                     raise DaemonError(str(exc)) from None
-                entry = _Entry(lease, fields, priority)
+                finally:
+                    with self._mu:
+                        self._acquiring.pop(key, None)
+                entry = _Entry(lease, fields)
                 with self._mu:
                     self._leases[key] = entry
                 self._watch(key, entry)
                 self._persist(key, entry)
+            else:
+                nudge = getattr(entry.lease, "check", None)
+                if nudge is not None:
+                    nudge()
             result = entry.lease.result()
         finally:
             self._unlock(key)
-        if entry.priority:
-            for r in result.get("routes") or []:
-                r["priority"] = entry.priority
         return result_to_gob(result)
 
     def release(self, args: dict[str, Any]) -> dict[str, Any]:
         """DHCP.Release (DEL): DHCPRELEASE and forget the lease; an unknown lease is fine."""
         try:
-            key, _, _ = lease_fields(args, self.host_prefix)
+            key, _ = lease_fields(args, self.host_prefix)
         except ConfigError as exc:
             raise DaemonError(str(exc)) from None
+        with self._mu:
+            cancel = self._acquiring.get(key)
+        if cancel is not None:
+            cancel.set()  # an ADD still acquiring for this container gives up now
         self._lock(key).acquire()
         try:
             with self._mu:
@@ -261,7 +274,7 @@ class DHCPService:
                 log_printf("%s: could not re-adopt lease: %v", key, exc)
                 self.store.delete(key)
                 continue
-            entry = _Entry(lease, fields, int(record.get("priority") or 0))
+            entry = _Entry(lease, fields)
             with self._mu:
                 self._leases[key] = entry
             self._watch(key, entry)
