@@ -92,6 +92,10 @@ class DhcpNet:
 
     # -- namespaces ------------------------------------------------------------------------------
 
+    def new_ns(self, suffix: str) -> str:
+        """One more namespace (pycni-d-<tag>-<suffix>, lo up), deleted with the rest; for extra routers etc."""
+        return self._new_ns(suffix)
+
     def _new_ns(self, suffix: str) -> str:
         name = f"pycni-d-{self.tag}-{suffix}"
         _run("ip", "netns", "add", name)

@@ -11,7 +11,10 @@ import time
 
 import pytest
 from dhcp_net import SERVER_V4, DhcpNet, _ip, dhcp_net, skip_reason
+from harness_common import nsx, sh
 
+from pycni.ipam.configure import configure_iface
+from pycni.netlink.netns import run_in_netns
 from pycni.plugins.ipam.dhcp import lease as L
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(skip_reason() is not None, reason=str(skip_reason()))]
@@ -107,7 +110,7 @@ def test_no_router_option_no_default_route() -> None:
             lease.release()
 
 
-def test_renewal_within_t1_and_rebind_after_server_restart() -> None:
+def test_renewal_within_t1() -> None:
     with dhcp_net(["macvlan"], t1=2, t2=4) as net:
         c = net.containers[0]
         changes: list[float] = []
@@ -279,3 +282,67 @@ def test_twenty_parallel_acquires_get_distinct_leases() -> None:
         finally:
             for le in leases:
                 le.release()
+
+
+def test_rebind_after_server_outage() -> None:
+    """Renewals fail while the server is down; past T2 the lease rebinds (HEAD: a fresh DISCOVER) once the server
+    is back, and keeps the same address."""
+    with dhcp_net(["veth"], t1=2, t2=4) as net:
+        c = net.containers[0]
+        lease = L.acquire(cfg_for(c, timeout=0.3, resend_max=1.0, resend_timeout=2.0))
+        changes: list[float] = []
+        lease.on_change = lambda: changes.append(time.monotonic())
+        try:
+            configure(c, lease)
+            addr = ip_of(lease)
+            net.stop_server()
+            time.sleep(4.5)  # past T2 with every renewal failing
+            assert not changes and lease.alive()
+            net.start_server()
+            assert wait_for(lambda: changes, 8), net.log()[-2000:]
+            assert ip_of(lease) == addr
+            assert "DHCPDISCOVER" in net.log().split("started, version")[-1]  # rebinding = full DORA
+        finally:
+            lease.release()
+
+
+def test_multipath_routers_install_one_multipath_route_and_split_traffic() -> None:
+    """Option 3 with two routers and multipath_routers: configure_iface (as ptp/macvlan call it) merges the two
+    default routes into ONE route with two nexthops, and L4-hashed flows use both routers."""
+    routers = ("192.168.77.2", "192.168.77.3")
+    with dhcp_net(["veth"], routers=routers) as net:
+        c = net.containers[0]
+        rns = []
+        for i, gw in enumerate(routers):
+            r = net.new_ns(f"r{i}")
+            _ip(net.server_ns, "link", "add", f"s-r{i}", "type", "veth", "peer", "name", "eth0", "netns", r)
+            _ip(net.server_ns, "link", "set", f"s-r{i}", "master", "br0", "up")
+            _ip(r, "addr", "add", f"{gw}/24", "dev", "eth0")
+            _ip(r, "link", "set", "eth0", "up")
+            rns.append(r)
+        lease = L.acquire(cfg_for(c, multipath_routers=True))
+        try:
+            res = lease.result()
+            res["interfaces"] = [{"name": c.ifname}]
+            res["ips"][0]["interface"] = 0
+            run_in_netns(c.netns, configure_iface, c.ifname, res)
+            defaults = json.loads(_ip(c.ns, "-j", "route", "show", "default") or "[]")
+            assert len(defaults) == 1, defaults
+            assert sorted(h["gateway"] for h in defaults[0]["nexthops"]) == list(routers)
+
+            sh("ip", "netns", "exec", c.ns, "sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1")
+
+            def rx(ns: str) -> int:
+                return int(json.loads(_ip(ns, "-j", "-s", "link", "show", "eth0"))[0]["stats64"]["rx"]["packets"])
+
+            before = [rx(r) for r in rns]
+            script = ("import socket\n"
+                      "for p in range(40000, 40064):\n"
+                      "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                      "    s.bind(('', p)); s.sendto(b'x', ('198.51.100.7', 9)); s.close()\n")
+            nsx(c.ns, "python3", "-c", script)
+            time.sleep(0.5)
+            got = [rx(r) - b for r, b in zip(rns, before, strict=True)]
+            assert all(g >= 8 for g in got), got  # 64 flows; both routers carry a fair share
+        finally:
+            lease.release()
