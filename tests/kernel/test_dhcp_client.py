@@ -346,3 +346,11 @@ def test_multipath_routers_install_one_multipath_route_and_split_traffic() -> No
             assert all(g >= 8 for g in got), got  # 64 flows; both routers carry a fair share
         finally:
             lease.release()
+
+
+def test_dhcpv6_without_a_v6_server_fails_cleanly_and_gives_the_v4_lease_back() -> None:
+    with dhcp_net(["veth"]) as net:
+        with pytest.raises(L.LeaseError) as ei:
+            L.acquire(cfg_for(net.containers[0], ipv6=True, timeout=0.3, resend_max=1.0, resend_timeout=2.0))
+        assert str(ei.value) == "DHCPv6: no more tries"
+        assert wait_for(lambda: net.leases() == [], 3), net.leases()
