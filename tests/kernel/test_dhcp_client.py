@@ -354,3 +354,26 @@ def test_dhcpv6_without_a_v6_server_fails_cleanly_and_gives_the_v4_lease_back() 
             L.acquire(cfg_for(net.containers[0], ipv6=True, timeout=0.3, resend_max=1.0, resend_timeout=2.0))
         assert str(ei.value) == "DHCPv6: no more tries"
         assert wait_for(lambda: net.leases() == [], 3), net.leases()
+
+
+def test_dhcpv6_renew_after_adopt_and_release() -> None:
+    """dnsmasq's v6 T1 is half the (minimum 2 min) lease: the saved state is aged instead, so the adopted lease
+    renews at once (a RENEW, with the server's id), then releases both families."""
+    with dhcp_net(["veth"], ipv6=True) as net:
+        c = net.containers[0]
+        lease = L.acquire(cfg_for(c, ipv6=True))
+        configure(c, lease)
+        v6 = lease.result()["ips"][1]["address"].split("/")[0]
+        st = json.loads(json.dumps(lease.state()))
+        lease.stop()
+        st["v6"]["t1"] = time.time() - 1
+        changes: list[int] = []
+        again = L.adopt(st, cfg_for(c, ipv6=True))
+        again.on_change = lambda: changes.append(1)
+        try:
+            assert wait_for(lambda: changes, 6), net.log()[-2000:]
+            assert "DHCPRENEW" in net.log()
+            assert again.result()["ips"][1]["address"] == f"{v6}/128"
+        finally:
+            again.release()
+        assert wait_for(lambda: net.leases() == [], 3), net.leases()

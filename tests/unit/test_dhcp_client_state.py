@@ -324,3 +324,21 @@ def test_state_roundtrip_without_sockets() -> None:
     assert again.result() == lease.result()
     assert abs((again.v4.timers.expiry - again.v4.timers.obtained) - 120) < 0.01
     assert st["client_id"] == b"cid1/net1/eth0".hex() and st["mac"] == MAC.hex()
+
+
+def test_on_change_set_late_still_hears_an_earlier_renewal() -> None:
+    lease = lease_with(reply(p4.ACK, 1))
+    calls: list[str] = []
+    lease._changed()  # a renewal before the daemon set its callback (right after adopt)
+    lease.on_change = lambda: calls.append("late")
+    assert calls == ["late"]
+    lease.on_change = lambda: calls.append("again")
+    assert calls == ["late"]  # reported once only
+    lease._changed()
+    assert calls == ["late", "again"]
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    lease.on_change = broken
+    lease._changed()  # logged, never raised into the worker

@@ -393,7 +393,8 @@ class Lease:
     def __init__(self, cfg: LeaseConfig) -> None:
         self.cfg = cfg
         self.mac = b""
-        self.on_change: Callable[[], None] | None = None
+        self._on_change: Callable[[], None] | None = None
+        self._missed_change = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._release = False
@@ -404,6 +405,22 @@ class Lease:
         self._ended = threading.Event()
 
     # -- public -----------------------------------------------------------------------------------------------
+
+    @property
+    def on_change(self) -> Callable[[], None] | None:
+        """Called (from the worker thread) after each renewal or rebind. A change that happened before the
+        callback was set (a renewal right after adopt) is reported as soon as it is set."""
+        return self._on_change
+
+    @on_change.setter
+    def on_change(self, cb: Callable[[], None] | None) -> None:
+        with self._lock:
+            self._on_change = cb
+            missed = cb is not None and self._missed_change
+            if missed:
+                self._missed_change = False
+        if missed and cb is not None:
+            self._call(cb)
 
     def result(self) -> dict[str, Any]:
         """The CNI 1.1.0 result as HEAD builds it (plus the DHCPv6 address when enabled)."""
@@ -582,12 +599,18 @@ class Lease:
             fam.release()
 
     def _changed(self) -> None:
-        cb = self.on_change
+        with self._lock:
+            cb = self._on_change
+            if cb is None:
+                self._missed_change = True
         if cb is not None:
-            try:
-                cb()
-            except Exception as e:  # noqa: BLE001 - the daemon's persistence failing must not end the lease
-                _log(self.cfg, "on_change: %v", e)
+            self._call(cb)
+
+    def _call(self, cb: Callable[[], None]) -> None:
+        try:
+            cb()
+        except Exception as e:  # noqa: BLE001 - the daemon's persistence failing must not end the lease
+            _log(self.cfg, "on_change: %v", e)
 
 
 def acquire(cfg: LeaseConfig) -> Lease:
