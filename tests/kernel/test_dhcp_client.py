@@ -199,7 +199,15 @@ def test_link_gone_ends_maintenance(monkeypatch: pytest.MonkeyPatch) -> None:
         assert lease.alive()
         _ip(c.ns, "link", "del", c.ifname)
         assert wait_for(lambda: not lease.alive(), 5)
+        t0 = time.monotonic()
         lease.release()  # nothing left to release; returns at once
+        assert time.monotonic() - t0 < 1.0
+        # the whole namespace going away ends it too (no fd of ours keeps it alive)
+        c2 = net.add_container("veth")
+        lease2 = L.acquire(cfg_for(c2, cid="ns-gone"))
+        sh("ip", "netns", "del", c2.ns)
+        assert wait_for(lambda: not lease2.alive(), 5)
+        lease2.release()
 
 
 def test_broadcast_flag_is_sent() -> None:

@@ -542,6 +542,7 @@ class Lease:
         now = time.monotonic()
         if now >= fam.timers.expiry or now >= fam.timers.t2:  # adopted after a long downtime
             m.state = c4.REBINDING
+        failing_since, check_failures = 0.0, 0
         try:
             while True:
                 self._wake.clear()  # before the stop check: a stop/check set after it still wakes the wait
@@ -555,10 +556,20 @@ class Lease:
                          cfg.ifname)
                     return
                 except LeaseError as e:
+                    # HEAD retries other link-check failures (1, 2, 4 ... 16 s apart) until -resendtimeout
+                    now = time.monotonic()
+                    failing_since = failing_since or now
+                    if now - failing_since >= cfg.resend_timeout:
+                        _log(cfg, "interface %v no longer exists or link check failed, terminating lease "
+                             "maintenance", cfg.ifname)
+                        return
                     _log(cfg, "%v", e)
-                    if self._wait_stop(1.0):
+                    pause = min(16.0, 2.0 ** check_failures)
+                    check_failures += 1
+                    if self._wait_stop(pause):
                         break
                     continue
+                failing_since, check_failures = 0.0, 0
                 action, wait = m.next_action(time.monotonic())
                 if action == "wait":
                     self._wake.wait(min(wait, LINK_CHECK_INTERVAL))
