@@ -288,6 +288,8 @@ class DHCPService:
         with self._mu:
             entries = list(self._leases.items())
             self._leases.clear()
+            for cancel in self._acquiring.values():
+                cancel.set()  # an ADD still acquiring fails now rather than leave an unrecorded lease
         for key, entry in entries:
             entry.lease.on_change = None
             try:
