@@ -207,3 +207,23 @@ def test_pycni_daemon_restart_keeps_renewing_and_releases(pycni_dir: str, tmpdir
             assert rc == 0, out
             assert wait_for(lambda: ip not in [le.ip for le in net.leases()], 10), net.leases()
             assert os.listdir(state) == []
+
+
+def test_pycni_extensions_ipv6_and_multipath_routers(pycni_dir: str, tmpdir_short: str) -> None:
+    """pycni-only keys, through exec and daemon: `ipv6` adds the DHCPv6 address, `multipathRouters` one default
+    route per option-3 router (the main plugin's configure_iface makes them one multipath route)."""
+    sock = os.path.join(tmpdir_short, "py.sock")
+    exe = os.path.join(pycni_dir, "dhcp")
+    with dhcp_net(["veth"], ipv6=True, routers=[SERVER_V4, "192.168.77.2"]) as net, \
+            daemon(py_daemon_cmd(pycni_dir, sock, tmpdir_short + "/st")) as d:
+        c = net.containers[0]
+        wait_socket(sock, d)
+        rc, out = run_exec(exe, "ADD", "ext1", c.netns, conf(sock, ipv6=True, multipathRouters=True))
+        assert rc == 0, (out, daemon_log(d))
+        addrs = [i["address"] for i in out["ips"]]
+        assert addrs[0].startswith("192.168.77.") and addrs[1].startswith("fd77::"), addrs
+        defaults = [r["gw"] for r in out["routes"] if r["dst"] == "0.0.0.0/0"]
+        assert defaults == [SERVER_V4, "192.168.77.2"], out["routes"]
+        rc, out = run_exec(exe, "DEL", "ext1", c.netns, conf(sock))
+        assert rc == 0, out
+        assert wait_for(lambda: leased(net, "ext1") == [], 10), net.leases()

@@ -196,3 +196,17 @@ def test_truncated_and_unknown_type_fail_cleanly() -> None:
         dec.message(bytes.fromhex("ff84"))  # value of an undefined type
     with pytest.raises(GobError):
         dec.message(RELEASE_REQUEST[1:20])
+
+
+def test_result_round_trip_with_ipv6_and_route_fields() -> None:
+    result = {"cniVersion": "1.1.0",
+              "ips": [{"address": "192.168.77.60/24", "gateway": "192.168.77.1"}, {"address": "fd77::184/128"}],
+              "routes": [{"dst": "10.20.0.0/16", "gw": "192.168.77.254", "mtu": 1400, "table": 100},
+                         {"dst": "0.0.0.0/0", "gw": "192.168.77.1"}, {"dst": "0.0.0.0/0", "gw": "192.168.77.2"}],
+              "dns": {"nameservers": ["192.168.77.1"], "search": ["example"]}}
+    enc, dec = Encoder(), Decoder()
+    got = [dec.message(m) for m in messages(enc.encode(RESULT, result_to_gob(result)))]
+    value = got[-1][1]  # type: ignore[index]
+    assert value["IPs"][1]["Address"] == {"IP": bytes.fromhex("fd77" + "00" * 12 + "0184"), "Mask": b"\xff" * 16}
+    assert "CNIVersion" not in value  # as the Go daemon: the exec keeps the version it set
+    assert gob_to_result(value) == result
