@@ -28,7 +28,6 @@ DEFAULT_SOCKET_PATH = "/run/cni/dhcp.sock"
 DEFAULT_RPC_TIMEOUT = 300.0  # above the daemon's default -resendtimeout (208s): a slow lease still lands
 
 
-
 def load_conf(args: CmdArgs) -> dict[str, Any]:
     """The decoded `ipam` section (upstream's getSocketPath decode, Go's error text)."""
     try:
