@@ -14,7 +14,9 @@ import threading
 import time
 
 from pycni.gofmt import log_printf, q
+from pycni.linux.addr import addr_list
 from pycni.linux.link import link_by_name, link_set_down, link_set_up
+from pycni.netlink.codec import IFA_F_DADFAILED, IFA_F_TENTATIVE
 from pycni.netlink.netns import NetNSError, NSPathNotExistError, netns
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError
 from pycni.plugins.ipam.dhcp import client4 as c4
@@ -32,6 +34,7 @@ STATE_VERSION = 1
 LINK_CHECK_INTERVAL = 30.0  # how often a bound lease looks for its link between renewals
 RELEASE_WAIT = 5.0  # release()/stop() wait at most this long for the worker to finish
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+AF_INET6, SCOPE_LINK = 10, 253
 LOWER_UP_WAIT = 2.0
 
 
@@ -319,8 +322,11 @@ class _Family6(_Family):
         with _InLink(lease, set_up) as link:
             ex = c6.Exchange6(kind, random.getrandbits(24), self.duid, self.iaid, self.cfg.timeout, self.ia,
                               self.server_id)
-            with _open6(self.cfg.ifname, link.index, deadline, lease._stopping) as sock:
-                return c6.run_exchange6(ex, sock, time.monotonic, deadline, lease._stopping)
+            # a RELEASE is sent while stopping: it must not be cut short by the stop itself
+            stopped = (lambda: False) if kind == "release" else lease._stopping
+            _wait_link_local(link.index, deadline, stopped)
+            with c6.UdpSocket6(self.cfg.ifname, link.index) as sock:
+                return c6.run_exchange6(ex, sock, time.monotonic, deadline, stopped)
 
     def _bind(self, kind: str, deadline: float, set_up: bool) -> None:
         ex = self._exchange(kind, deadline, set_up)
@@ -360,30 +366,17 @@ class _Family6(_Family):
                                 _mono(float(st["expiry"])))
 
 
-class _open6:
-    """A UdpSocket6, retried until the interface has a usable link-local source (DAD takes a moment after the
-    link comes up) or the deadline passes."""
-
-    def __init__(self, ifname: str, ifindex: int, deadline: float, stopped: Callable[[], bool]) -> None:
-        self.args, self.deadline, self.stopped = (ifname, ifindex), deadline, stopped
-        self.sock: c6.UdpSocket6 | None = None
-
-    def __enter__(self) -> c6.UdpSocket6:
-        sock = c6.UdpSocket6(*self.args)
-        while True:  # an empty datagram to the discard port: only the source address is being tested
-            try:
-                sock.sock.sendto(b"", (c6.ALL_SERVERS, 9, 0, self.args[1]))
-                break
-            except OSError:
-                if time.monotonic() >= self.deadline or self.stopped():
-                    break
-                time.sleep(0.1)
-        self.sock = sock
-        return sock
-
-    def __exit__(self, *exc: object) -> None:
-        if self.sock is not None:
-            self.sock.close()
+def _wait_link_local(ifindex: int, deadline: float, stopped: Callable[[], bool]) -> None:
+    """Until the link has a link-local IPv6 address past DAD (the source every DHCPv6 message needs; a SOLICIT
+    sent before it is silently lost) or the deadline passes; the exchange's own timeouts handle the rest."""
+    while time.monotonic() < deadline and not stopped():
+        try:
+            addrs = addr_list(ifindex, AF_INET6)
+        except NetlinkError:
+            return
+        if any(a.scope == SCOPE_LINK and not a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED) for a in addrs):
+            return
+        time.sleep(0.05)
 
 
 class Lease:
@@ -398,7 +391,8 @@ class Lease:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._release = False
-        self._wake = threading.Event()
+        self._wakes: list[threading.Event] = []  # one per maintenance thread: a shared one could be cleared
+        # by one thread right after a stop set it, and the other would then sleep through the stop
         self.v4 = _Family4(self)
         self.v6 = _Family6(self) if cfg.ipv6 else None
         self._threads: list[threading.Thread] = []
@@ -454,7 +448,8 @@ class Lease:
 
     def check(self) -> None:
         """Non-blocking nudge (HEAD's Check without its hang): the loop looks for the link right away."""
-        self._wake.set()
+        for w in self._wakes:
+            w.set()
 
     def release(self) -> None:
         """Send DHCPRELEASE (and a DHCPv6 RELEASE) and end maintenance; returns within a few seconds."""
@@ -469,7 +464,8 @@ class Lease:
 
     def _finish(self) -> None:
         self._stop.set()
-        self._wake.set()
+        for w in self._wakes:
+            w.set()
         end = time.monotonic() + RELEASE_WAIT + (3.0 if self.v6 is not None else 0.0)
         for t in self._threads:
             if t is not threading.current_thread():
@@ -538,6 +534,8 @@ class Lease:
 
     def _maintain(self, fam: _Family) -> None:
         cfg = self.cfg
+        wake = threading.Event()
+        self._wakes.append(wake)
         m = c4.Maintenance(fam.timers)
         now = time.monotonic()
         if now >= fam.timers.expiry or now >= fam.timers.t2:  # adopted after a long downtime
@@ -545,7 +543,7 @@ class Lease:
         failing_since, check_failures = 0.0, 0
         try:
             while True:
-                self._wake.clear()  # before the stop check: a stop/check set after it still wakes the wait
+                wake.clear()  # before the stop check: a stop/check set after it still wakes the wait
                 if self._stopping():
                     break
                 try:
@@ -572,7 +570,7 @@ class Lease:
                 failing_since, check_failures = 0.0, 0
                 action, wait = m.next_action(time.monotonic())
                 if action == "wait":
-                    self._wake.wait(min(wait, LINK_CHECK_INTERVAL))
+                    wake.wait(min(wait, LINK_CHECK_INTERVAL))
                     continue
                 deadline = time.monotonic() + cfg.resend_timeout
                 if action == "renew":
