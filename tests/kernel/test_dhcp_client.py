@@ -385,3 +385,13 @@ def test_dhcpv6_renew_after_adopt_and_release() -> None:
         finally:
             again.release()
         assert wait_for(lambda: net.leases() == [], 3), net.leases()
+
+
+def test_dual_stack_v4_failure_is_prompt() -> None:
+    """With ipv6 on and no server at all, the error comes within one resend_timeout (v6 is stopped with v4)."""
+    with dhcp_net(["veth"], start=False) as net:
+        t0 = time.monotonic()
+        with pytest.raises(L.LeaseError) as ei:
+            L.acquire(cfg_for(net.containers[0], ipv6=True, timeout=0.3, resend_max=1.0, resend_timeout=2.0))
+        assert str(ei.value) == "no more tries"
+        assert time.monotonic() - t0 < 2.0 + 2.0

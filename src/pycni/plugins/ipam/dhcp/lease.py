@@ -396,7 +396,6 @@ class Lease:
         self.v4 = _Family4(self)
         self.v6 = _Family6(self) if cfg.ipv6 else None
         self._threads: list[threading.Thread] = []
-        self._ended = threading.Event()
 
     # -- public -----------------------------------------------------------------------------------------------
 
@@ -505,7 +504,8 @@ class Lease:
         """Start one worker per family with its first step; wait (bounded) until all are through it."""
         pending = []
         for fam, first in firsts:
-            ready, errors = threading.Event(), []  # type: ignore[var-annotated]
+            ready = threading.Event()
+            errors: list[BaseException] = []
             self._start(fam, first, ready, errors)
             pending.append((fam, ready, errors))
         limit = time.monotonic() + self.cfg.resend_timeout + 10.0
@@ -517,9 +517,12 @@ class Lease:
                 e = errors[0]
                 text = c4.NO_MORE_TRIES if isinstance(e, c4.Cancelled) else str(e)
                 failure = failure or (fam.name + text if fam.name and not text.startswith(fam.name) else text)
+            if failure is not None:
+                # stop the other family now (it may still be waiting) and give back whatever did bind
+                # (HEAD stops, and so releases, a lease it cannot use)
+                self._release = True
+                self._stop.set()
         if failure is not None:
-            # whatever did bind is given back (HEAD stops, and so releases, a lease it cannot use)
-            self._release = True
             self._finish()
             raise LeaseError(failure)
 
