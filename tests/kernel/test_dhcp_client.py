@@ -395,3 +395,19 @@ def test_dual_stack_v4_failure_is_prompt() -> None:
             L.acquire(cfg_for(net.containers[0], ipv6=True, timeout=0.3, resend_max=1.0, resend_timeout=2.0))
         assert str(ei.value) == "no more tries"
         assert time.monotonic() - t0 < 2.0 + 2.0
+
+
+def test_provided_options_reach_the_server() -> None:
+    """ipam.provide (here host-name, option 12; upstream #435) is sent; a provided 61 replaces the client-id."""
+    with dhcp_net(["veth", "veth"]) as net:
+        c1, c2 = net.containers
+        a = L.acquire(cfg_for(c1, cid="a", provide=[(12, b"pod-a")]))
+        b = L.acquire(cfg_for(c2, cid="b", provide=[(61, b"\x01myid")]))
+        try:
+            la, lb = net.lease_for(ip_of(a)), net.lease_for(ip_of(b))
+            assert la is not None and la.hostname == "pod-a"
+            assert lb is not None and lb.client_id == "01:6d:79:69:64"
+        finally:
+            a.release()
+            b.release()
+        assert wait_for(lambda: net.leases() == [], 3), net.leases()

@@ -220,6 +220,9 @@ class _Family4(_Family):
         self.ack: p4.Message | None = None
         cfg = self.cfg
         self.client_id = b"\0" + cfg.client_id
+        for code, value in cfg.provide:  # a provided 61 is the identity, RELEASE included (HEAD: only DORA)
+            if code == p4.OPT_CLIENT_ID:
+                self.client_id = value
         self.prl = p4.build_prl(cfg.request)
 
     def _params(self) -> c4.Params:
