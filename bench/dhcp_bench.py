@@ -2,8 +2,8 @@
 
 1. Latency: whole-process ADD then DEL of a new container (spawn to exit, so the exec's start-up, the RPC
    and the daemon's DHCP exchange), for every exec x daemon pairing, rounds alternated; medians.
-2. Scale: one daemon at a time holds `--leases` leases (several client-ids on a few veth containers) with
-   short renewal times (T1/T2 from dnsmasq); reported: time to fill, the daemon's CPU over `--hold` seconds
+2. Scale: one daemon at a time holds `--leases` leases (one per veth container, all on one bridge) with
+   short renewal times (T1/T2 from dnsmasq), each address put on its link as a main plugin would; reported: time to fill, the daemon's CPU over `--hold` seconds
    of pure maintenance, its RSS and threads, the DHCPACKs dnsmasq sent meanwhile, time to DEL them all.
 Everything runs inside throwaway namespaces (tests/kernel/dhcp_net.py); the daemons listen on sockets in a
 temporary directory. Needs root and dnsmasq. Not a test: nothing asserts a time.
@@ -42,7 +42,9 @@ def conf(sock: str) -> bytes:
                        "ipam": {"type": "dhcp", "daemonSocketPath": sock}}).encode()
 
 
-def run_exec(exe: str, command: str, cid: str, netns: str, sock: str) -> float:
+def run_exec(exe: str, command: str, cid: str, netns: str, sock: str, configure: str = "") -> float:
+    """One whole exec, timed; with `configure` (the container's netns name) the leased address is then put on
+    eth0, as the main plugin would (renewal ACKs are unicast to it)."""
     env = {"CNI_COMMAND": command, "CNI_CONTAINERID": cid, "CNI_NETNS": netns, "CNI_IFNAME": "eth0",
            "CNI_PATH": "/opt/cni/bin", "PATH": "/usr/bin:/bin"}
     t0 = time.perf_counter()
@@ -50,6 +52,9 @@ def run_exec(exe: str, command: str, cid: str, netns: str, sock: str) -> float:
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{exe} {command} {cid}: {p.stdout.decode()} {p.stderr.decode()[-500:]}")
+    if configure:
+        addr = json.loads(p.stdout)["ips"][0]["address"]
+        subprocess.run(["ip", "-n", configure, "addr", "add", addr, "dev", "eth0"], check=True, capture_output=True)
     return dt
 
 
@@ -124,16 +129,19 @@ def latency(pycni: str, tmp: str, runs: int) -> dict[str, dict[str, float]]:
 
 
 def scale(pycni: str, tmp: str, name: str, leases: int, hold: float, t1: int) -> dict[str, float]:
-    n_cont = 4
+    n_cont = leases  # one lease per container: several client-ids on one MAC confuse dnsmasq's offers
     execs = {"pycni": pycni, "go": GO}
     with dhcp_net(["veth"] * n_cont, t1=t1, t2=2 * t1, lease_time="2m", pool=(2, 254)) as net:
         cmd, sock = daemons(pycni, tmp, "s" + name)[name]
         p = start_daemon(cmd, sock)
         try:
-            jobs = [(f"s{j}", net.containers[j % n_cont].netns) for j in range(leases)]
+            conts = [net.containers[j % n_cont] for j in range(leases)]
+            jobs = [(f"s{j}", c.netns, c.ns) for j, c in enumerate(conts)]
+            for c in net.containers:
+                subprocess.run(["ip", "-n", c.ns, "link", "set", "eth0", "up"], check=True)
             t0 = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda a: run_exec(execs[name], "ADD", a[0], a[1], sock), jobs))
+                list(pool.map(lambda a: run_exec(execs[name], "ADD", a[0], a[1], sock, a[2]), jobs))
             fill = time.perf_counter() - t0
             time.sleep(2)
             acks0 = net.log().count("DHCPACK")
