@@ -196,10 +196,9 @@ def test_pycni_daemon_restart_keeps_renewing_and_releases(pycni_dir: str, tmpdir
         subprocess.run(["ip", "netns", "del", gone.ns], check=True)  # its container is gone meanwhile
         mark = len(net.log())
         with daemon(py_daemon_cmd(pycni_dir, sock, state)) as d:
-            wait_socket(sock, d)
-            log = daemon_log(d)
-            assert "keep/net1/eth0: lease adopted" in log or "keep/net1/eth0: re-adopted lease" in log, log
-            assert "gone/net1/eth0: netns" in log, log
+            wait_socket(sock, d)  # bound before re-adoption; calls queue until it is done
+            assert wait_for(lambda: "gone/net1/eth0: netns" in daemon_log(d)
+                            and "keep/net1/eth0: lease adopted" in daemon_log(d), 15), daemon_log(d)
             assert len(os.listdir(state)) == 1
             # renewals continue after the restart (T1 = 3 s)
             assert wait_for(lambda: "DHCPREQUEST" in net.log()[mark:], 15), net.log()[mark:]
