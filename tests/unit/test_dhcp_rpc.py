@@ -554,3 +554,18 @@ def _connectable(path: str) -> bool:
 
 def test_release_reply_type_is_empty_struct() -> None:
     assert EMPTY.fields == [] and EMPTY.name == ""
+
+
+def test_exec_loads_no_heavy_module(tmp_path: Path) -> None:
+    """ADD and DEL (here failing to dial) load nothing from the stdlib beyond `_socket`."""
+    probe = str(Path(__file__).resolve().parents[1] / "startup_probe.py")
+    stdin = conf(sock=str(tmp_path / "none.sock"))
+    for command in ("ADD", "DEL"):
+        env = {"CNI_COMMAND": command, "CNI_CONTAINERID": "c1", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0",
+               "CNI_PATH": "/x"}
+        p = subprocess.run([sys.executable, "-I", "-S", probe, SRC, "pycni.plugins.ipam.dhcp"], input=stdin, env=env,
+                           capture_output=True, timeout=60, check=False)
+        mods = set(p.stderr.decode().split("PYCNI-MODULES", 1)[1].split())
+        assert {m for m in mods if not m.startswith("pycni")} <= {"__future__", "_socket"}, sorted(mods)
+        assert not {m for m in mods if m.startswith(("pycni.plugins.ipam.dhcp.daemon", "pycni.plugins.ipam.dhcp.lease",
+                                                     "pycni.netlink", "pycni.linux"))}, sorted(mods)

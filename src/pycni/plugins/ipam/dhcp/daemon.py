@@ -279,7 +279,6 @@ class DHCPService:
                 self._leases[key] = entry
             self._watch(key, entry)
             self._persist(key, entry)
-            log_printf("%s: re-adopted lease", key)
             n += 1
         return n
 
