@@ -155,7 +155,7 @@ class DHCPService:
         with self._mu:
             slot = self._key_locks.setdefault(key, [threading.Lock(), 0])
             slot[1] += 1
-            return slot[0]  # type: ignore[no-any-return]
+            return slot[0]
 
     def _unlock(self, key: str) -> None:
         with self._mu:

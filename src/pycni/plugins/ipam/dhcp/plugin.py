@@ -24,6 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pycni.spec.result import Result
+
 DEFAULT_SOCKET_PATH = "/run/cni/dhcp.sock"
 DEFAULT_RPC_TIMEOUT = 300.0  # above the daemon's default -resendtimeout (208s): a slow lease still lands
 
@@ -37,7 +39,7 @@ def load_conf(args: CmdArgs) -> dict[str, Any]:
     if "ipam" not in conf:
         # upstream dereferences a nil pointer and panics here
         raise CNIError(E.INVALID_NETWORK_CONFIG, "error obtaining socketPath: network config has no \"ipam\" section")
-    return conf["ipam"]  # type: ignore[no-any-return]
+    return conf["ipam"]
 
 
 def _abs(path: str) -> str:
@@ -77,7 +79,7 @@ def rpc_call(method: str, args: CmdArgs) -> Any:
         client.close()
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> Result:
     reply = rpc_call("DHCP.Allocate", args)
     return gob_to_result(reply)
 

@@ -131,10 +131,10 @@ def _int(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) else 0
 
 
-def gob_to_result(v: Any) -> dict[str, Any]:
+def gob_to_result(v: Any) -> R.Result:
     """A decoded current.Result (HEAD's or 1.1.1's field set) as a 1.1.0 result dict."""
     v = v if isinstance(v, dict) else {}
-    ifaces = []
+    ifaces: list[Any] = []
     for i in v.get("Interfaces") or []:
         d: dict[str, Any] = {"name": i.get("Name", "")}
         for src, dst in (("Mac", "mac"), ("Mtu", "mtu"), ("Sandbox", "sandbox"), ("SocketPath", "socketPath"),
@@ -142,7 +142,7 @@ def gob_to_result(v: Any) -> dict[str, Any]:
             if i.get(src):
                 d[dst] = i[src]
         ifaces.append(d)
-    ips = []
+    ips: list[Any] = []
     for c in v.get("IPs") or []:
         ipc: dict[str, Any] = {}
         if "Interface" in c:
@@ -152,7 +152,7 @@ def gob_to_result(v: Any) -> dict[str, Any]:
         if gw:
             ipc["gateway"] = _ip_text(gw)
         ips.append(ipc)
-    routes = []
+    routes: list[Any] = []
     for rt in v.get("Routes") or []:
         d = {"dst": _ipnet_text(rt.get("Dst"))}
         gw = _as_bytes(rt.get("GW"))
