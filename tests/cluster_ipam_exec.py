@@ -67,7 +67,8 @@ class Exec:
 def run(exe: str, cmd: str, c: dict[str, Any], cid: str, node: str, ifname: str = "eth0",
         timeout: float = 60) -> Exec:
     t = time.monotonic()
-    p = subprocess.run([exe], input=json.dumps(c).encode(), env=env(cmd, cid, node, ifname), capture_output=True,
+    p = subprocess.run([exe], check=False, input=json.dumps(c).encode(), env=env(cmd, cid, node, ifname),
+                       capture_output=True,
                        timeout=timeout)
     return Exec(p.returncode, p.stdout, p.stderr, time.monotonic() - t)
 
@@ -115,7 +116,7 @@ def check_invariants(kvs: dict[str, str], network: str = "net1", prefix: str = P
         elif owner[ref] != f"{rec['cid']}/{rec['ifname']}":
             problems.append(f"address key {ref} names {rec['cid']}, handle is {owner[ref]}")
     for b in bynode:
-        node, cid, ifname = b.split("/")
+        _node, cid, ifname = b.split("/")
         if f"{cid}/{ifname}" not in handles:
             problems.append(f"bynode {b} without a handle")
     return problems

@@ -14,8 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cluster_ipam_exec as X  # noqa: E402
-import etcd_cluster  # noqa: E402
+import cluster_ipam_exec as X
+import etcd_cluster
 
 pytestmark = [pytest.mark.etcd,
               pytest.mark.skipif(not etcd_cluster.available(), reason="etcd (Debian etcd-server) not installed")]
@@ -27,7 +27,7 @@ def exe(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster():  # noqa: ANN201
+def cluster():
     with etcd_cluster.Cluster() as c:
         yield c
 
