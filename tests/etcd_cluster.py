@@ -144,9 +144,13 @@ class Cluster:
                 last = exc
         raise RuntimeError(f"etcd call {path} failed: {last}")
 
-    def prefix_kvs(self, prefix: str, **kw: Any) -> dict[str, str]:
-        """Every key under `prefix` with its value, decoded."""
-        out = self.call("/v3/kv/range", {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}, **kw)
+    def prefix_kvs(self, prefix: str, serializable: bool = False, **kw: Any) -> dict[str, str]:
+        """Every key under `prefix` with its value, decoded (serializable: a member's local view,
+        readable without quorum)."""
+        body: dict[str, Any] = {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}
+        if serializable:
+            body["serializable"] = True
+        out = self.call("/v3/kv/range", body, **kw)
         return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")).decode()
                 for kv in out.get("kvs", [])}
 
