@@ -40,9 +40,11 @@ def free_ports(n: int) -> list[int]:
 
 
 class Cluster:
-    """Three etcd members; `tls` = (ca, server cert, server key) turns on client TLS + cert auth."""
+    """Three etcd members; `tls` = (ca, server cert, server key) turns on client TLS + cert auth
+    (`client_cert` = (cert, key) for the test side's own calls)."""
 
-    def __init__(self, size: int = 3, tls: tuple[str, str, str] | None = None, base: str | None = None) -> None:
+    def __init__(self, size: int = 3, tls: tuple[str, str, str] | None = None, base: str | None = None,
+                 client_cert: tuple[str, str] | None = None) -> None:
         self.size = size
         self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="pycni-etcd-", dir=base)
@@ -57,6 +59,8 @@ class Cluster:
             import ssl
 
             self.ctx = ssl.create_default_context(cafile=tls[0])
+            if client_cert:
+                self.ctx.load_cert_chain(*client_cert)
 
     def _cmd(self, i: int) -> list[str]:
         cluster = ",".join(f"m{j}=http://127.0.0.1:{p}" for j, p in enumerate(self.peer_ports))

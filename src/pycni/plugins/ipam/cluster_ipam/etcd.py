@@ -79,6 +79,10 @@ class TLSFiles:
         self.ca, self.cert, self.key = ca, cert, key
 
 
+class _Sock(_socket.socket):
+    """A plain subclass: _ssl keeps a weak reference to the socket it wraps, which the C type lacks."""
+
+
 class _Conn:
     """One keep-alive HTTP/1.1 connection (plain or TLS)."""
 
@@ -91,7 +95,7 @@ class _Conn:
             if not infos:
                 raise OSError(f"cannot resolve {ep.host}")
             fam, addr = infos[0][0], infos[0][4]
-        s = _socket.socket(fam, _socket.SOCK_STREAM)
+        s = _Sock(fam, _socket.SOCK_STREAM)
         try:
             s.settimeout(timeout)
             s.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)

@@ -65,8 +65,9 @@ class NodeLock:
 class TokenCache:
     """An etcd auth token shared by the execs of a node (authenticate costs bcrypt + a raft round)."""
 
-    def __init__(self, lock_dir: str, endpoints: list[str], user: str) -> None:
-        tag = binascii.crc32(("\n".join(endpoints) + "\n" + user).encode())
+    def __init__(self, lock_dir: str, endpoints: list[str], user: str, password: str) -> None:
+        # The password is part of the tag: a changed or wrong password never reuses another's token.
+        tag = binascii.crc32(("\n".join(endpoints) + "\n" + user + "\n" + password).encode())
         self.dir = lock_dir
         self.path = f"{lock_dir}/token-{tag:08x}"
 

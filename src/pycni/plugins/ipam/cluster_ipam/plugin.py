@@ -32,7 +32,7 @@ _POD_ARGS = {"K8S_POD_NAMESPACE": "ns", "K8S_POD_NAME": "pod", "K8S_POD_UID": "u
 
 def _engine(args: CmdArgs) -> Engine:
     cfg = C.load(args.conf, args.env)
-    cache = TokenCache(cfg.lock_dir, [e.url for e in cfg.endpoints], cfg.username) if cfg.username else None
+    cache = TokenCache(cfg.lock_dir, [e.url for e in cfg.endpoints], cfg.username, cfg.password) if cfg.username else None
     client = Client(cfg.endpoints, endpoint_start(cfg.node, len(cfg.endpoints)), cfg.attempt, cfg.budget,
                     cfg.tls, cfg.username, cfg.password, cache)
     return Engine(cfg, client)
