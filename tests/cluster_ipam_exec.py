@@ -17,8 +17,11 @@ PREFIX = "/pycni/v1"
 
 def install(directory: str) -> str:
     """`pycni install-plugins DIR --only cluster-ipam`; returns the executable's path."""
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", directory, "--only", "cluster-ipam"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=env)
+    assert os.path.exists(os.path.join(directory, "cluster-ipam"))
     return os.path.join(directory, "cluster-ipam")
 
 

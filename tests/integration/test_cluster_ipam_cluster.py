@@ -168,3 +168,37 @@ def test_gc_releases_only_this_nodes_stale_attachments(exe, cluster, tmp_path):
     assert X.run(exe, "GC", gc0, "", "n1").rc == 0
     owners = {json.loads(v)["node"] for k, v in net_keys(cluster, "gcnet").items() if "/blocks/" in k}
     assert owners == {"n2"}
+
+
+def test_cli_cluster_show_and_gc_of_dead_nodes(exe, cluster, tmp_path, capsys):
+    import argparse
+
+    from pycni.cli.cluster_ipam_cmds import add_parsers
+
+    c = X.conf(cluster.endpoints, str(tmp_path), name="clinet", range="10.75.0.0/24")
+    conf_file = tmp_path / "clinet.conflist"
+    conf_file.write_text(json.dumps({"cniVersion": "1.1.0", "name": "clinet",
+                                     "plugins": [{"type": "macvlan", "ipam": c["ipam"]}]}))
+    for node, n in (("alive", 2), ("dead", 3)):
+        for i in range(n):
+            assert X.run(exe, "ADD", c, f"{node}{i}", node).rc == 0
+    p = argparse.ArgumentParser()
+    add_parsers(p.add_subparsers())
+
+    def cli(*argv: str) -> int:
+        ns = p.parse_args(list(argv))
+        return ns.func(ns)
+
+    assert cli("cluster-show", str(conf_file), "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["ranges"][0]["addresses_used"] == 5 and shown["ranges"][0]["blocks_claimed"] == 2
+    assert shown["nodes"] == {"alive": {"attachments": 2, "blocks": 1}, "dead": {"attachments": 3, "blocks": 1}}
+    assert cli("gc", str(conf_file), "--live-nodes", "alive", "--dry-run") == 0
+    assert "would release dead0/eth0 of node dead" in capsys.readouterr().out
+    assert len([k for k in net_keys(cluster, "clinet") if "/handles/" in k]) == 5
+    assert cli("gc", str(conf_file), "--live-nodes", "alive,other") == 0
+    kv = net_keys(cluster, "clinet")
+    assert sorted(k.split("/handles/")[1] for k in kv if "/handles/" in k) == ["alive0/eth0", "alive1/eth0"]
+    assert {json.loads(v)["node"] for k, v in kv.items() if "/blocks/" in k} == {"alive"}
+    assert X.check_invariants(kv, "clinet") == []
+    assert cli("cluster-show", str(tmp_path / "missing.conf")) == 2
