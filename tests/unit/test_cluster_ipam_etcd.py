@@ -170,3 +170,29 @@ def test_endpoint_forms() -> None:
 def test_prefix_end_and_b64() -> None:
     assert E.prefix_end(b"/a/") == b"/a0"
     assert E.unb64(E.b64(b"\x00\xffx")) == b"\x00\xffx"
+
+
+class _Cache:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.saved: list[str] = []
+
+    def load(self) -> str:
+        return self.token
+
+    def save(self, token: str) -> None:
+        self.saved.append(token)
+        self.token = token
+
+
+def test_a_refused_cached_token_is_replaced_not_reused() -> None:
+    srv = Script([http("401 Unauthorized", b'{"error":"etcdserver: invalid auth token","code":16}'),
+                  http("200 OK", b'{"token":"NEW"}'),
+                  http("200 OK", b'{"succeeded":true}')])
+    cache = _Cache("STALE")
+    c = E.Client([E.Endpoint(f"127.0.0.1:{srv.port}", False)], username="u", password="p", token_cache=cache)
+    assert c.txn([], [])[0]
+    reqs = [r.decode() for r in srv.requests]
+    assert "Authorization: STALE" in reqs[0] and reqs[1].startswith("POST /v3/auth/authenticate")
+    assert "Authorization: NEW" in reqs[2] and cache.saved == ["NEW"]
+    srv.close()

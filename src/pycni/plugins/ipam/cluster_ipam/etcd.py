@@ -257,8 +257,7 @@ class Client:
                 if reauthed or not self.username:
                     raise CNIError(INVALID_NETWORK_CONFIG, "etcd rejected the auth token") from None
                 reauthed = True
-                self.token = ""
-                self._authenticate()
+                self._authenticate(fresh=True)
                 continue
             except Unavailable as exc:
                 errors[ep.label] = str(exc)
@@ -304,8 +303,10 @@ class Client:
             raise CNIError(INVALID_NETWORK_CONFIG, f"etcd authentication failed: {msg}", ep.label)
         raise CNIError(INTERNAL, f"etcd: {status} {msg}", ep.label)
 
-    def _authenticate(self) -> None:
-        if self.token_cache is not None:
+    def _authenticate(self, fresh: bool = False) -> None:
+        """Get a token: the node's cached one unless `fresh` (the cached one was just refused)."""
+        self.token = ""
+        if self.token_cache is not None and not fresh:
             self.token = self.token_cache.load()
             if self.token:
                 return
