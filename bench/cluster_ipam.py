@@ -120,6 +120,18 @@ def phase(n: int, per_node: int, call: Any) -> tuple[list[X.Exec], float]:
     return [r for rs in out for r in rs], time.monotonic() - t
 
 
+def etcd_cpu(cluster: etcd_cluster.Cluster) -> float:
+    """CPU seconds (user + system) used so far by the cluster's live members."""
+    total = 0.0
+    for p in cluster.procs.values():
+        if p is None:
+            continue
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def fsync_p99(cluster: etcd_cluster.Cluster) -> str:
     """etcd_disk_wal_fsync_duration_seconds p99 (bucket bound) on member 0, from /metrics."""
     import urllib.request
@@ -173,7 +185,9 @@ def bench(nodes: list[int], adds: list[int]) -> dict[str, Any]:
 
                         def delete(i: int, j: int, tag: str = tag) -> X.Exec:
                             return run_baseline(eps, "DEL", f"{tag}n{i}c{j}")
+                    e0 = etcd_cpu(cluster)
                     a, a_wall = phase(n, m, add)
+                    e_cpu = (etcd_cpu(cluster) - e0) / max(1, len(a)) * 1000
                     kv_after_add = cluster.prefix_kvs(f"{X.PREFIX}/{net}/") if impl == "cluster-ipam" else {}
                     d, d_wall = phase(n, m, delete)
                     addrs = [r.addresses[0] for r in a if r.rc == 0]
@@ -190,7 +204,7 @@ def bench(nodes: list[int], adds: list[int]) -> dict[str, Any]:
                         "del_fail": sum(r.rc != 0 for r in d),
                         "rate": len(a) / a_wall, "del_rate": len(d) / d_wall,
                         "p50": pct(lat, 50) * 1000, "p99": pct(lat, 99) * 1000, "max": max(lat) * 1000,
-                        "rt": sum(r.stats.get("rt", 0) for r in a) / len(a),
+                        "rt": sum(r.stats.get("rt", 0) for r in a) / len(a), "etcd_cpu": e_cpu,
                         "claims": sum(r.stats.get("claims", 0) for r in a),
                         "borrows": sum(r.stats.get("borrows", 0) for r in a),
                         "conflicts": sum(r.stats.get("conflicts", r.stats.get("cas", 0)) for r in a),
@@ -199,7 +213,8 @@ def bench(nodes: list[int], adds: list[int]) -> dict[str, Any]:
                     }
                     rows.append(row)
                     print(f"{mode:<10} N={n:>2} {impl:<12} {row['rate']:6.1f} ADD/s  p50 {row['p50']:6.0f} ms  p99 "
-                          f"{row['p99']:6.0f} ms  max {row['max']:6.0f} ms  rt/ADD {row['rt']:.2f}  "
+                          f"{row['p99']:6.0f} ms  max {row['max']:6.0f} ms  rt/ADD {row['rt']:.2f}  etcd CPU/ADD "
+                          f"{row['etcd_cpu']:.1f} ms  "
                           f"conflicts {row['conflicts']}  claims {row['claims']}  borrows {row['borrows']}  "
                           f"dups {row['dups']}  leaked {row['leaked']}  failed {row['adds'] - row['ok']}",
                           flush=True)
@@ -237,7 +252,8 @@ def report(res: dict[str, Any], started: str, load: tuple[float, float], wall: f
     ]
     for r in rows:
         out.append(f"| {r['mode']} | {r['n']} | {r['impl']} | {r['adds']} | {r['rate']:.1f} | {r['del_rate']:.1f} | "
-                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | {r['rt']:.2f} | {r['conflicts']} | "
+                   f"{r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | {r['rt']:.2f} | {r['etcd_cpu']:.1f} | "
+                   f"{r['conflicts']} | "
                    f"{r['claims'] if r['impl'] == 'cluster-ipam' else '-'} | "
                    f"{r['borrows'] if r['impl'] == 'cluster-ipam' else '-'} | {r['adds'] - r['ok'] + r['del_fail']} | "
                    f"{r['dups']} | {r['leaked']} |")
@@ -249,7 +265,8 @@ def report(res: dict[str, Any], started: str, load: tuple[float, float], wall: f
             if ci and base:
                 out.append(f"- {mode}, N={n}: cluster-ipam {ci['rate'] / base['rate']:.1f}× the baseline's ADD "
                            f"throughput; p99 {ci['p99']:.0f} ms vs {base['p99']:.0f} ms; CAS conflicts "
-                           f"{ci['conflicts']} vs {base['conflicts']}.")
+                           f"{ci['conflicts']} vs {base['conflicts']}; etcd CPU per ADD {ci['etcd_cpu']:.1f} ms vs "
+                           f"{base['etcd_cpu']:.1f} ms.")
         g32, g8 = by.get((mode, 32, "cluster-ipam")), by.get((mode, 8, "cluster-ipam"))
         b32 = by.get((mode, 32, "baseline"))
         if g32 and b32:
