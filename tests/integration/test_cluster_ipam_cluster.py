@@ -202,3 +202,35 @@ def test_cli_cluster_show_and_gc_of_dead_nodes(exe, cluster, tmp_path, capsys):
     assert {json.loads(v)["node"] for k, v in kv.items() if "/blocks/" in k} == {"alive"}
     assert X.check_invariants(kv, "clinet") == []
     assert cli("cluster-show", str(tmp_path / "missing.conf")) == 2
+
+
+def test_a_write_that_committed_but_timed_out_is_resent_and_returns_the_same_addresses(cluster, tmp_path):
+    from pycni.plugins.ipam.cluster_ipam import config as C
+    from pycni.plugins.ipam.cluster_ipam import etcd as E
+    from pycni.plugins.ipam.cluster_ipam.engine import Engine
+
+    c = X.conf(cluster.endpoints, str(tmp_path), name="lost", ranges=[[{"subnet": "10.77.0.0/24"}],
+                                                                      [{"subnet": "fd77::/64"}]])
+    cfg = C.load(c, {"NODENAME": "n1"})
+    handle = E.b64(f"{X.PREFIX}/lost/handles/ctr/eth0".encode()).encode()
+
+    class LosesFirstWriteReply(E.Client):
+        lost = 0
+
+        def _once(self, ep, path, body, timeout):
+            reply = super()._once(ep, path, body, timeout)
+            if b'"compare":[{' in body and handle in body and not self.lost:
+                self.lost += 1  # committed in etcd, but the client never hears it
+                raise E.Unavailable("timed out")
+            return reply
+
+    client = LosesFirstWriteReply(cfg.endpoints, 0, cfg.attempt, cfg.budget)
+    eng = Engine(cfg, client)
+    got = eng.add("ctr", "eth0", {}, {})
+    assert client.lost == 1 and eng.stats["conflicts"] == 0
+    kv = net_keys(cluster, "lost")
+    rec = json.loads(kv[f"{X.PREFIX}/lost/handles/ctr/eth0"])
+    assert [e["address"] for e in got] == [e["address"] for e in rec["ips"]]
+    assert sum("/ips/" in k for k in kv) == 2 and X.check_invariants(kv, "lost") == []
+    assert eng.release("ctr", "eth0") and not eng.release("ctr", "eth0")
+    assert [k for k in net_keys(cluster, "lost") if "/ips/" in k or "/handles/" in k] == []
