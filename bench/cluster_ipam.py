@@ -199,7 +199,7 @@ def bench(nodes: list[int], adds: list[int]) -> dict[str, Any]:
                         problems = []
                         left = [x for x in cluster.prefix_kvs("/bench/whereabouts/").values() if x.strip()]
                     lat = [r.seconds for r in a]
-                    row = {
+                    row: dict[str, Any] = {
                         "mode": mode, "n": n, "impl": impl, "adds": len(a), "ok": sum(r.rc == 0 for r in a),
                         "del_fail": sum(r.rc != 0 for r in d),
                         "rate": len(a) / a_wall, "del_rate": len(d) / d_wall,

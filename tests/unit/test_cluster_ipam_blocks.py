@@ -11,7 +11,7 @@ def v4(s: str) -> int:
 
 
 def r24(**kw: object) -> B.Range:
-    args = {"family": 4, "net": v4("10.0.0.0"), "plen": 24, "start": v4("10.0.0.1"), "end": v4("10.0.0.254")}
+    args: dict[str, object] = {"family": 4, "net": v4("10.0.0.0"), "plen": 24, "start": v4("10.0.0.1"), "end": v4("10.0.0.254")}
     args.update(kw)
     return B.Range(**args)  # type: ignore[arg-type]
 
