@@ -104,6 +104,46 @@ def inproc_calls(impl: str, eps: list[str], lock_dir: str, net: str, tag: str) -
     return (lambda i, j: call("ADD", i, j)), (lambda i, j: call("DEL", i, j))
 
 
+def fill_shape(eps: list[str], lock_dir: str) -> list[dict[str, Any]]:
+    """ADD cost against pool fill and size, in-process: 4 nodes fill a v4 /22 (16 blocks of /26) to
+    about 10 % and then 95 %, and node0 runs 30 more ADDs at each level; then 30 ADDs on a v6 /64."""
+    out = []
+    for label, rng, levels in (("IPv4 /22", "10.102.0.0/22", (0.10, 0.95)), ("IPv6 /64", "fd02::/64", (0.0,))):
+        conf = X.conf(eps, lock_dir, name=f"fill{len(out)}", range=rng)
+        engines = []
+        for i in range(4):
+            cfg = C.load(conf, {"NODENAME": f"node{i}"})
+            engines.append((Engine(cfg, Client(cfg.endpoints, i % len(eps), cfg.attempt, cfg.budget)), {}))
+        usable = 1022 if rng.endswith("/22") else 0
+        held: list[tuple[int, str]] = []
+        for level in levels:
+            while len(held) < int(level * usable) - 30 * len([x for x in out if x["pool"] == label]):
+                i = len(held) % 4
+                eng, hints = engines[i]
+                cid = f"f{len(held)}"
+                eng.add(cid, "eth0", {}, hints)
+                held.append((i, cid))
+            eng, hints = engines[0]
+            lat, rts = [], []
+            for j in range(30):
+                cid = f"m{level}-{j}"
+                rt0, t = eng.c.round_trips, time.monotonic()
+                eng.add(cid, "eth0", {}, hints)
+                lat.append(time.monotonic() - t)
+                rts.append(eng.c.round_trips - rt0)
+                held.append((0, cid))
+            out.append({"pool": label, "fill": len(held) / usable if usable else 0.0, "p50": pct(lat, 50) * 1000,
+                        "max": max(lat) * 1000, "rt": sum(rts) / len(rts), "rt_max": max(rts),
+                        "borrows": engines[0][0].stats["borrows"]})
+            print(f"fill {label} {out[-1]['fill']:.0%}: p50 {out[-1]['p50']:.1f} ms, rt/ADD {out[-1]['rt']:.2f} "
+                  f"(max {out[-1]['rt_max']})", flush=True)
+        for i, cid in held:
+            engines[i][0].release(cid, "eth0")
+        for eng, _ in engines:
+            eng.c.close()
+    return out
+
+
 def phase(n: int, per_node: int, call: Any) -> tuple[list[X.Exec], float]:
     """n node threads, each `per_node` calls in a row; returns the execs and the wall time."""
     out: list[list[X.Exec]] = [[] for _ in range(n)]
@@ -218,10 +258,11 @@ def bench(nodes: list[int], adds: list[int]) -> dict[str, Any]:
                           f"conflicts {row['conflicts']}  claims {row['claims']}  borrows {row['borrows']}  "
                           f"dups {row['dups']}  leaked {row['leaked']}  failed {row['adds'] - row['ok']}",
                           flush=True)
+            fill = fill_shape(eps, os.path.join(work, "locks"))
             fsync = fsync_p99(cluster)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"rows": rows, "fsync": fsync}
+    return {"rows": rows, "fsync": fsync, "fill": fill}
 
 
 def report(res: dict[str, Any], started: str, load: tuple[float, float], wall: float) -> str:
@@ -279,6 +320,14 @@ def report(res: dict[str, Any], started: str, load: tuple[float, float], wall: f
     out.append(f"- Invariants (cluster-ipam: full scan of the network's keys after the ADDs): duplicates "
                f"{sum(r['dups'] for r in rows)}, other key-space problems {sum(r['problems'] for r in rows)}, "
                f"keys left after all DELs {sum(r['leaked'] for r in rows)}.")
+    out += ["", ("Cost against pool fill and size (in-process, 4 nodes filling, node0 measured over 30 ADDs; "
+                 "round trips per ADD, the claims and scans included):"), "",
+            "| pool | fill after | p50 ms | max ms | round trips/ADD | max round trips | node0 borrows so far |",
+            "|---|---|---|---|---|---|---|"]
+    for f in res.get("fill", []):
+        fill = f"{f['fill']:.0%}" if f["fill"] else "~0 % (2^64 addresses)"
+        out.append(f"| {f['pool']} | {fill} | {f['p50']:.1f} | {f['max']:.1f} | {f['rt']:.2f} | {f['rt_max']} | "
+                   f"{f['borrows']} |")
     out.append("")
     return "\n".join(out)
 
