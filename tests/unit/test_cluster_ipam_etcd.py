@@ -196,3 +196,13 @@ def test_a_refused_cached_token_is_replaced_not_reused() -> None:
     assert "Authorization: STALE" in reqs[0] and reqs[1].startswith("POST /v3/auth/authenticate")
     assert "Authorization: NEW" in reqs[2] and cache.saved == ["NEW"]
     srv.close()
+
+
+def test_start_clock_bounds_all_later_calls_together() -> None:
+    c = client(free_port(), budget=0.6)
+    c.start_clock()
+    t = time.monotonic()
+    for _ in range(3):
+        with pytest.raises(CNIError):
+            c.txn([], [])
+    assert time.monotonic() - t < 1.0  # one budget for the three calls, not three

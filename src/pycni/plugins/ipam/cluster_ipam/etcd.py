@@ -224,6 +224,11 @@ class Client:
         self.conn: _Conn | None = None
         self.cur = 0  # index of the endpoint that last answered
         self.round_trips = 0
+        self.deadline: float | None = None  # set by start_clock: one budget for every call from then on
+
+    def start_clock(self) -> None:
+        """From now on all calls together get one budget (a CNI command's bound: code 11 in time)."""
+        self.deadline = time.monotonic() + self.budget
 
     def close(self) -> None:
         if self.conn is not None:
@@ -241,6 +246,8 @@ class Client:
             self._authenticate()
         body = gojson.dumps(req, indent=None).encode()
         deadline = time.monotonic() + self.budget
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
         errors: dict[str, str] = {}
         reauthed = False
         delay = 0.05

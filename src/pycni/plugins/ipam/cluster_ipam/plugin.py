@@ -61,6 +61,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
     cfg = eng.cfg
     try:
         with NodeLock(cfg.lock_dir, cfg.network, cfg.node) as lock:
+            eng.c.start_clock()  # after the lock: waiting for this node's other ADDs is not etcd's time
             hints = lock.load_hints()
             before = dict(hints)
             entries = eng.add(args.container_id, args.ifname, _pod_meta(args.args), hints)
@@ -80,6 +81,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
 def cmd_del(args: CmdArgs) -> None:
     """Idempotent: no attachment is success; etcd unreachable is code 11, never a silent success."""
     eng = _engine(args)
+    eng.c.start_clock()
     try:
         eng.release(args.container_id, args.ifname)
     finally:
@@ -89,6 +91,7 @@ def cmd_del(args: CmdArgs) -> None:
 def cmd_check(args: CmdArgs) -> None:
     """The attachment exists in etcd and its addresses are in prevResult."""
     eng = _engine(args)
+    eng.c.start_clock()
     try:
         h = eng.read_handle(args.container_id, args.ifname)
     finally:
@@ -135,6 +138,7 @@ def cmd_status(args: CmdArgs) -> None:
     """Code 50 when etcd has no quorum / cannot be reached, or a range set has no address left
     for this node."""
     eng = _engine(args)
+    eng.c.start_clock()
     try:
         # One linearizable read of one key: fails at once (Hasleader) when there is no quorum.
         eng.c.txn([], [op_range(eng.k.handle("_status", "_probe"))])
