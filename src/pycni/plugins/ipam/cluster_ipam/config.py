@@ -167,7 +167,6 @@ def load(conf: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     if "/" in c.node or "/" in c.network:
         raise bad("node and network names must not contain '/'")
     c.prefix = (_get(ipam, "etcd_prefix", str, DEFAULT_PREFIX) or DEFAULT_PREFIX).rstrip("/")
-    tls = False
     ca = _get(ipam, "etcd_ca_cert_file", str, "")
     cert = _get(ipam, "etcd_cert_file", str, "")
     key = _get(ipam, "etcd_key_file", str, "")

@@ -63,10 +63,6 @@ class Pick:
         self.r, self.ip, self.block, self.own = r, ip, block, own
 
 
-class Exhausted(Exception):
-    pass
-
-
 def set_text(rs: list[B.Range]) -> str:
     return f"{ipnet.ip_str((rs[0].family, rs[0].start))}-{ipnet.ip_str((rs[-1].family, rs[-1].end))}"
 
