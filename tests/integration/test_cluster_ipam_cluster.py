@@ -234,3 +234,20 @@ def test_a_write_that_committed_but_timed_out_is_resent_and_returns_the_same_add
     assert sum("/ips/" in k for k in kv) == 2 and X.check_invariants(kv, "lost") == []
     assert eng.release("ctr", "eth0") and not eng.release("ctr", "eth0")
     assert [k for k in net_keys(cluster, "lost") if "/ips/" in k or "/handles/" in k] == []
+
+
+def test_interface_plugins_delegate_to_it_in_process(exe, cluster, tmp_path):
+    """What pycni's macvlan/bridge/... do (pycni.invoke finds the launcher on CNI_PATH and runs it
+    in-process) and what the reference binaries do (exec by type name)."""
+    from pycni import invoke
+
+    c = X.conf(cluster.endpoints, str(tmp_path), name="deleg", range="10.78.0.0/24")
+    stdin = json.dumps({**c, "type": "macvlan"}).encode()
+    env = {**X.env("ADD", "ctr9", "nodeZ"), "CNI_PATH": str(Path(exe).parent)}
+    res = invoke.delegate("cluster-ipam", "ADD", stdin, env)
+    assert res is not None and res["ips"][0]["address"].startswith("10.78.0.")
+    rec = json.loads(net_keys(cluster, "deleg")[f"{X.PREFIX}/deleg/handles/ctr9/eth0"])
+    assert rec["node"] == "nodeZ"
+    assert X.run(exe, "ADD", c, "ctr9", "nodeZ").addresses == [res["ips"][0]["address"]]
+    invoke.delegate("cluster-ipam", "DEL", stdin, env)
+    assert [k for k in net_keys(cluster, "deleg") if "/handles/" in k] == []
