@@ -107,10 +107,10 @@ def inproc_calls(impl: str, eps: list[str], lock_dir: str, net: str, tag: str) -
 def fill_shape(eps: list[str], lock_dir: str) -> list[dict[str, Any]]:
     """ADD cost against pool fill and size, in-process: 4 nodes fill a v4 /22 (16 blocks of /26) to
     about 10 % and then 95 %, and node0 runs 30 more ADDs at each level; then 30 ADDs on a v6 /64."""
-    out = []
+    out: list[dict[str, Any]] = []
     for label, rng, levels in (("IPv4 /22", "10.102.0.0/22", (0.10, 0.95)), ("IPv6 /64", "fd02::/64", (0.0,))):
         conf = X.conf(eps, lock_dir, name=f"fill{len(out)}", range=rng)
-        engines = []
+        engines: list[tuple[Engine, dict[str, str]]] = []
         for i in range(4):
             cfg = C.load(conf, {"NODENAME": f"node{i}"})
             engines.append((Engine(cfg, Client(cfg.endpoints, i % len(eps), cfg.attempt, cfg.budget)), {}))
