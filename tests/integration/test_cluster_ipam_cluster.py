@@ -156,6 +156,9 @@ def test_gc_releases_only_this_nodes_stale_attachments(exe, cluster, tmp_path):
     # No valid-attachments key: GC does nothing (conservative).
     assert X.run(exe, "GC", c, "", "n1").rc == 0
     assert net_keys(cluster, "gcnet") == keys0
+    legacy = dict(c, **{"cni.dev/attachments": [{"containerID": f"n1c{i}", "ifname": "eth0"} for i in (0, 1)]})
+    assert X.run(exe, "GC", legacy, "", "n1").rc == 0
+    assert len([k for k in net_keys(cluster, "gcnet") if "/handles/" in k]) == 5  # n1c2 went
     gc = dict(c, **{"cni.dev/valid-attachments": [{"containerID": "n1c0", "ifname": "eth0"}]})
     assert X.run(exe, "GC", gc, "", "n1").rc == 0
     handles = sorted(k.split("/handles/")[1] for k in net_keys(cluster, "gcnet") if "/handles/" in k)

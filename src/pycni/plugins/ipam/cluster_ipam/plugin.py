@@ -117,8 +117,12 @@ def cmd_check(args: CmdArgs) -> None:
 
 def cmd_gc(args: CmdArgs) -> None:
     """Release this node's attachments missing from cni.dev/valid-attachments (never another
-    node's); without that key, do nothing. Then this node's empty blocks past the reclaim age."""
+    node's); without that key (or its legacy name cni.dev/attachments), do nothing: the spec says the
+    runtime must send it, and guessing "everything is stale" would free live addresses. Then this
+    node's empty blocks past the reclaim age. The runtime runs GC with no ADD/DEL in flight (spec)."""
     valid_list = args.conf.get("cni.dev/valid-attachments")
+    if valid_list is None:
+        valid_list = args.conf.get("cni.dev/attachments")  # the 0.4-era name of the same list
     if not isinstance(valid_list, list):
         return
     valid = set()
