@@ -18,7 +18,7 @@ from pycni.linux import spawn, sysctl
 from pycni.linux.addr import addr_add, addr_del, addr_list
 from pycni.linux.link import link_by_name, link_set_hwaddr, link_set_up
 from pycni.netlink import codec as c
-from pycni.netlink.socket import ExistsError, NetlinkError, NetlinkSocket, scoped
+from pycni.netlink.socket import ExistsError, NetlinkError, NetlinkSocket, scoped, wrap
 from pycni.spec import gojson
 from pycni.spec.ipnet import family_of
 
@@ -191,10 +191,8 @@ def _index(link: c.Link | int) -> int:
 
 def bridge_by_name(name: str, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's bridgeByName: the link, which must be a bridge."""
-    try:
+    with wrap("could not lookup %q", name, error=BridgeError):
         link = link_by_name(name, nl)
-    except NetlinkError as e:
-        raise BridgeError(f"could not lookup {q(name)}: {e}") from None
     if link.kind != "bridge":
         raise BridgeError(f"{q(name)} already exists but is not a bridge")
     return link
@@ -214,12 +212,10 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
         except NetlinkError as e:
             raise BridgeError(f"could not add {q(name)}: {e}") from None
         if promisc:
-            try:
+            with wrap("could not set promiscuous mode on %q", name, error=BridgeError):
                 # by name: the index is not known yet (the Go library looks it up the same way)
 
                 set_promisc(link_by_name(name, s), True, s)
-            except NetlinkError as e:
-                raise BridgeError(f"could not set promiscuous mode on {q(name)}: {e}") from None
         br = bridge_by_name(name, s)
         try:
             sysctl.set(f"net/ipv6/conf/{name}/accept_ra", "0")
@@ -255,10 +251,8 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
     want = f"{ip}/{plen}"
     name = link.name or ""
     with scoped(nl) as s:
-        try:
+        with wrap("could not get list of IP addresses", error=BridgeError):
             have = addr_list(link.index, family, s)
-        except NetlinkError as e:
-            raise BridgeError(f"could not get list of IP addresses: {e}") from None
         for a in have:
             aip = a.ip or ""
             if f"{aip}/{a.prefixlen}" == want:
@@ -266,10 +260,8 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
             if family == AF_INET or _contains(aip, a.prefixlen, ip) or _contains(ip, plen, aip):
                 if not force:
                     raise BridgeError(f"{q(name)} already has an IP address different from {want}")
-                try:
+                with wrap("could not remove IP address from %q", name, error=BridgeError):
                     addr_del(link.index, f"{aip}/{a.prefixlen}", s)
-                except NetlinkError as e:
-                    raise BridgeError(f"could not remove IP address from {q(name)}: {e}") from None
         flags = c.IFA_F_NODAD if nodad and family == AF_INET6 else 0
         try:
             addr_add(link.index, want, flags=flags, nl=s)
@@ -278,10 +270,8 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
         except NetlinkError as e:
             raise BridgeError(f"could not add IP address {want} to {q(name)}: {e}") from None
         if link.address:
-            try:
+            with wrap("could not set bridge's mac", error=BridgeError):
                 link_set_hwaddr(link, link.address, s)
-            except NetlinkError as e:
-                raise BridgeError(f"could not set bridge's mac: {e}") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def family_of(text: str) -> int:
 
 def host_cidr(ip: str) -> str:
     """The single-address prefix of an address in text form: `10.0.0.1/32`, `fd00::1/128`."""
-    return f"{ip}/128" if ":" in ip else f"{ip}/32"
+    return f"{ip}/128" if family_of(ip) == 6 else f"{ip}/32"
 
 
 def parse_ip(s: str) -> IP | None:

@@ -124,7 +124,7 @@ def attach_l3_or_l2(args: CmdArgs, ipam: str, iface: Interface, dad: str, ndisc:
                 result["routes"] = ipam_result["routes"]
             with netns.netns(args.netns):
                 set_notify_sysctls(args.ifname, ndisc=ndisc)
-                configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+                configure_iface(args.ifname, result, dad=dad)
         else:
             with netns.netns(args.netns):
                 set_up_l2(args.ifname, iface["name"])

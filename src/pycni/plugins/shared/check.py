@@ -53,4 +53,4 @@ def check_ips_routes(ifname: str, result: Result, routes: bool = True) -> None:
     """The reference's ValidateExpectedInterfaceIPs (+ ValidateExpectedRoute), in the current netns."""
     if not routes:
         result = {**result, "routes": []}
-    check_iface(ifname, result)  # type: ignore[arg-type]  # takes a plain dict
+    check_iface(ifname, result)

@@ -145,7 +145,7 @@ def _range(d: dict[str, Any], raw: Any) -> Range:
     mapped = False
     if sub is not None and sub[0][0] == 4 and isinstance(raw, dict):
         text = decode_struct(raw, _SUBNET_TEXT).get("subnet")
-        mapped = isinstance(text, str) and ":" in text
+        mapped = isinstance(text, str) and ipnet.family_of(text) == 6  # a v4-mapped v6 text
     return Range(sub[0] if sub else None, sub[1] if sub else 0, d.get("rangeStart"), d.get("rangeEnd"),
                  d.get("gateway"), mapped)
 

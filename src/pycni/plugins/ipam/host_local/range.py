@@ -72,7 +72,7 @@ class Range:
         def p(s: str | None) -> IP | None:
             return None if s is None else ipnet.parse_ip(s)
 
-        return cls(ip, plen, p(start), p(end), p(gateway), mapped=":" in cidr and ip[0] == 4)
+        return cls(ip, plen, p(start), p(end), p(gateway), mapped=ipnet.family_of(cidr) == 6 and ip[0] == 4)
 
     def copy(self) -> Range:
         return Range(self.subnet, self.plen, self.start, self.end, self.gateway, self.mapped)

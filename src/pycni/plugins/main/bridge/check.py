@@ -101,4 +101,4 @@ def check_attachment(args: CmdArgs, conf: dict[str, Any], result: Result) -> Non
     if not veth_found:
         raise ValueError(f"CNI veth created for bridge {conf['bridge']} was not found")
     with netns.netns(args.netns):
-        check_iface(args.ifname, result)  # type: ignore[arg-type]  # takes a plain dict
+        check_iface(args.ifname, result)

@@ -165,7 +165,7 @@ def _configure_container(args: CmdArgs, conf: dict[str, Any], result: Result, da
             sysctl.set(name, value)
         except OSError:
             pass
-    configure_iface(ifn, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+    configure_iface(ifn, result, dad=dad)
 
 
 def _enable_forward(fam: int) -> None:

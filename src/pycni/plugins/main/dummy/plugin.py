@@ -63,7 +63,7 @@ def cmd_add(args: CmdArgs) -> Result:
         result = rb.ipam_add()
         result["interfaces"] = [iface]
         with netns.netns(args.netns):
-            configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+            configure_iface(args.ifname, result, dad=dad)
     return result
 
 

@@ -84,7 +84,7 @@ def cmd_add(args: CmdArgs) -> Result:
         result["interfaces"] = [iface]
         if not dpdk:
             with netns.netns(args.netns):
-                configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+                configure_iface(args.ifname, result, dad=dad)
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 

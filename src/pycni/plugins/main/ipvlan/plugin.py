@@ -77,7 +77,7 @@ def cmd_add(args: CmdArgs) -> Result:
         result["interfaces"] = [iface]
         with netns.netns(args.netns):
             set_notify_sysctls(args.ifname)
-            configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+            configure_iface(args.ifname, result, dad=dad)
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 

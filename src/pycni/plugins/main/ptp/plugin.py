@@ -62,7 +62,7 @@ def _setup_container(args: CmdArgs, host_fd: int, mtu: int, result: Result, dad:
     for ipc in result["ips"]:
         ipc["interface"] = 1
     result["interfaces"] = [host_if, cont_if]
-    configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+    configure_iface(args.ifname, result, dad=dad)
     for ipc in result["ips"]:
         ip, plen = c.split_cidr(ipc["address"])
         fam = AF_INET6 if family_of(ip) == 6 else AF_INET
@@ -158,7 +158,7 @@ def cmd_check(args: CmdArgs) -> None:
     cont = container_iface(result, args, "Sandbox in prevResult %s doesn't match configured netns: %s")
     with netns.netns(args.netns):
         _validate_container_interface(cont)
-        check_iface(args.ifname, result)  # type: ignore[arg-type]  # takes a plain dict
+        check_iface(args.ifname, result)
 
 
 def _validate_container_interface(intf: Interface) -> None:

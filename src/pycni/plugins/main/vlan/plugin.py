@@ -60,7 +60,7 @@ def cmd_add(args: CmdArgs) -> Result:
         result = rb.ipam_add(wrap="failed to execute IPAM delegate")
         result["interfaces"] = [iface]
         with netns.netns(args.netns):
-            configure_iface(args.ifname, result, dad=dad)  # type: ignore[arg-type]  # takes a plain dict
+            configure_iface(args.ifname, result, dad=dad)
     result["dns"] = dns_from_config(conf.get("dns"))
     return result
 
