@@ -83,8 +83,10 @@ def _families(cidrs: list[str]) -> dict[bool, list[tuple[ipnet.IP, int]]]:
     return out
 
 
-def _iptables_setup(v6: bool, nets: list[tuple[ipnet.IP, int]], chain: str, comment: str,
-                    snap: nf.Snapshot | None = None) -> None:
+def _iptables_setup(v6: bool, nets: list[tuple[ipnet.IP, int]], chain: str, comment: str) -> None:
+    """One transaction, and for a first ADD no read either: the container's chain cannot exist yet and
+    nothing can jump to a missing chain, so every rule is new. When `-N` fails (a repeated ADD finds its
+    chain) the table is read and only what is missing is added."""
     multicast = "ff00::/8" if v6 else "224.0.0.0/4"
     tag = ["-m", "comment", "--comment", comment]
 
@@ -96,7 +98,15 @@ def _iptables_setup(v6: bool, nets: list[tuple[ipnet.IP, int]], chain: str, comm
             txn.append_unique("POSTROUTING", ["-s", ipnet.ip_str(ip), "-j", chain] + tag)
 
     try:
-        nf.IPTables(v6).transact("nat", build, snap=snap)
+        ipt = nf.IPTables(v6)
+        fresh = nf.Txn(nf.Snapshot(ipt, "nat", ""))
+        build(fresh)
+        try:
+            ipt.restore("nat", fresh.ops)
+            return
+        except nf.IPTablesError:
+            pass  # the chain is there already (or the table cannot be used: the read below says so)
+        ipt.transact("nat", build)
     except nf.NetfilterError as exc:
         raise IPMasqError(str(exc)) from None
 
@@ -196,23 +206,26 @@ def _nft_delete(handles: Iterable[int]) -> None:
 
 def setup(backend: str | None, cidrs: list[str], network: str, ifname: str, container_id: str) -> None:
     fams = _families(cidrs)
-    snap: nf.Snapshot | None = None
     if backend is None:
-        # utils' probe, folded into the table read the iptables setup needs anyway
-        backend = "iptables"
+        # utils' choice (iptables unless only nftables is usable), probed only when iptables fails
         try:
-            snap = nf.IPTables(next(iter(sorted(fams)), False)).snapshot("nat")
-        except nf.NetfilterError:
-            if supports_nftables():
-                backend = "nftables"
-    if backend == "iptables":
-        chain, comment = chain_name(network, container_id), iptables_comment(network, container_id)
-        for v6, nets in fams.items():
-            _iptables_setup(v6, nets, chain, comment, snap if snap is not None and snap.v6 == v6 else None)
+            _iptables_all(fams, network, container_id)
+        except IPMasqError:
+            if nf.supports_iptables() or not supports_nftables():
+                raise
+            _nft_setup(cidrs, network, ifname, container_id)
+    elif backend == "iptables":
+        _iptables_all(fams, network, container_id)
     elif backend == "nftables":
         _nft_setup(cidrs, network, ifname, container_id)
     else:
         raise IPMasqError(f'unknown ipmasq backend "{backend}"')
+
+
+def _iptables_all(fams: dict[bool, list[tuple[ipnet.IP, int]]], network: str, container_id: str) -> None:
+    chain, comment = chain_name(network, container_id), iptables_comment(network, container_id)
+    for v6, nets in fams.items():
+        _iptables_setup(v6, nets, chain, comment)
 
 
 def teardown(cidrs: list[str] | None, network: str, ifname: str, container_id: str) -> None:
