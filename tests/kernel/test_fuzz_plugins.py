@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import os
 
-import fuzz_mutate
 import pytest
-from harness_fuzz import SPECS, World, fuzz_plugin, run_case
+from harness_fuzz import SPECS, Case, World, fuzz_plugin, run_case
 
 CASES = int(os.environ.get("PYCNI_FUZZ_CASES", "12"))
 SEED = int(os.environ.get("PYCNI_FUZZ_SEED", "13"))
@@ -25,7 +24,7 @@ def test_base_config_works(name: str, pycni_dir: str) -> None:
     spec = SPECS[name]
     w = World(spec, pycni_dir)
     try:
-        rep = run_case(w, -1, fuzz_mutate.Case(json.dumps(spec.conf(None)), "", ["base"]))
+        rep = run_case(w, -1, Case(json.dumps(spec.conf(None)), "", ["base"]))
     finally:
         w.close()
     assert not rep.violations, rep
