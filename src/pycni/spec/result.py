@@ -203,6 +203,12 @@ def parse(obj: Any, version: str) -> Result:
     ifaces = d.get("interfaces") or []
     for key, items in (("interfaces", ifaces), ("ips", d.get("ips") or ()), ("routes", d.get("routes") or ())):
         _refuse_null(key, items)
+    # Go keeps an unset IPNet, prints it as "<nil>" (which no parser reads back) and hands it to iptables:
+    # an IP without its address or a route without its dst is refused instead.
+    for key, field in (("ips", "address"), ("routes", "dst")):
+        for i, item in enumerate(d.get(key) or ()):
+            if item.get(field) is None:
+                raise ResultError(f"{key}[{i}] has no {field}")
     if ifaces:
         out["interfaces"] = [_iface_out(i) for i in ifaces]
     if d.get("ips"):
