@@ -1,6 +1,6 @@
 """Fuzz every pycni plugin executable (tests/kernel/harness_fuzz.py) with more cases than CI runs.
 
-Needs root. Usage: python3 bench/fuzz_plugins.py [--cases N] [--seed S] [--plugins a,b] [--verbose]
+Needs root. Usage: python3 bench/fuzz_plugins.py [--cases N] [--seed S] [--plugins a,b] [--verbose] [--bindir D]
 (N defaults to $PYCNI_FUZZ_CASES or 150). Prints cases / ADD successes / violations / seconds per plugin, then
 every violating case (its mutations and answers). Exit status 1 when anything violated an invariant.
 """
@@ -28,9 +28,12 @@ def main() -> int:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--plugins", default=",".join(SPECS))
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--bindir", help="plugins installed already (e.g. from another checkout); default: install this tree's")
     a = ap.parse_args()
-    bindir = tempfile.mkdtemp(prefix="pycni-fuzz-bin-")
-    install(bindir)
+    bindir = a.bindir
+    if not bindir:
+        bindir = tempfile.mkdtemp(prefix="pycni-fuzz-bin-")
+        install(bindir)
     total = 0
     rows = []
     for name in a.plugins.split(","):
