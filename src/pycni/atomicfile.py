@@ -1,34 +1,53 @@
-"""Replace a file so readers see the old content or the new one, never a part (not for plugin hot paths)."""
+"""Replace a file so readers see the old content or the new one, never a part.
+
+Built on `posix` alone (no `os`, no `tempfile`: those cost a plugin exec 15 ms and more), so plugins
+can use it on their hot path.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import posix
+
+_O_TMP = posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_CLOEXEC
+
+
+def _split(path: str) -> tuple[str, str]:
+    head, _, base = path.rpartition("/")
+    return (head or ("/" if path.startswith("/") else ".")), base
 
 
 def write_atomic(path: str, data: bytes, mode: int) -> None:
     """Write a hidden temporary beside `path`, fsync it, give it exactly `mode`, rename it over `path`,
     then fsync the directory (best effort) so the rename survives a crash too."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
+    directory, base = _split(path)
+    while True:
+        tmp = f"{directory}/.{base}.{posix.getpid()}.{posix.urandom(4).hex()}"
+        try:
+            fd = posix.open(tmp, _O_TMP, 0o600)
+            break
+        except FileExistsError:
+            continue  # a name left by a killed writer: draw another
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)  # exactly `mode`, whatever the umask
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[posix.write(fd, view):]
+            posix.fchmod(fd, mode)  # exactly `mode`, whatever the umask
+            posix.fsync(fd)
+        finally:
+            posix.close(fd)
+        posix.rename(tmp, path)
     except BaseException:
         try:
-            os.unlink(tmp)
+            posix.unlink(tmp)
         except OSError:
             pass
         raise
     try:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        dfd = posix.open(directory, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         try:
-            os.fsync(dfd)
+            posix.fsync(dfd)
         finally:
-            os.close(dfd)
+            posix.close(dfd)
     except OSError:
         pass

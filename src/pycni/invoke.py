@@ -8,10 +8,18 @@ same inputs, same answer, one interpreter start saved. Errors carry the delegate
 from __future__ import annotations
 
 import os
+import sys
+import time
 
+from pycni import skel
+from pycni.gofmt import errno_text, q
+from pycni.plugins.registry import PLUGINS
 from pycni.spec import errors as E
 from pycni.spec import gojson
+from pycni.spec import result as R
 from pycni.spec.errors import CNIError
+from pycni.spec.godecode import STRING, UINT, DecodeError, Struct, decode_struct, json_kind
+from pycni.spec.netconf import as_go_any
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,9 +43,7 @@ def find_in_path(plugin: str, paths: list[str]) -> str:
                 return full
         except OSError:
             continue
-    from pycni.spec.version import go_quote
-
-    raise CNIError(E.INTERNAL, f'failed to find plugin {go_quote(plugin)} in path [{" ".join(paths)}]')
+    raise CNIError(E.INTERNAL, f'failed to find plugin {q(plugin)} in path [{" ".join(paths)}]')
 
 
 def split_path(cni_path: str) -> list[str]:
@@ -56,26 +62,19 @@ def _own_module(path: str) -> str | None:
     if at < 0:
         return None
     name = head[at + len(LAUNCHER_MARK):].split(b"\n", 1)[0].strip().decode("ascii", "replace")
-    from pycni.plugins.registry import PLUGINS
-
     return name if name in PLUGINS.values() else None
 
 
-def _run_in_process(module: str, env: dict[str, str], stdin: bytes) -> tuple[dict[str, Any] | None, CNIError | None]:
-    import sys
-
-    from pycni import skel
-
+def _run_in_process(module: str, env: dict[str, str], stdin: bytes) -> tuple[R.Result | None, CNIError | None]:
     plugin = __import__(module, fromlist=["PLUGIN"]).PLUGIN  # importlib would be another import
-    outcome = skel.run(plugin, env, stdin, skel._same_netns)
+    outcome = skel.run(plugin, env, stdin, skel.same_netns)
     if outcome.stderr:
         sys.stderr.write(outcome.stderr)
     return outcome.result, outcome.error
 
 
 def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes]:
-    import subprocess
-    import sys
+    import subprocess  # lazy: only a delegate that is not one of pycni's own plugins is exec'd
 
     for attempt in range(6):
         try:
@@ -83,12 +82,10 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, byt
             break
         except OSError as exc:
             if exc.errno == 26 and attempt < 5:  # ETXTBSY: the binary is still being written
-                import time
-
                 time.sleep(1)
                 continue
             # RawExec.pluginErr: a plugin that could not be started is a code-0 error
-            why = exc.strerror[:1].lower() + exc.strerror[1:] if exc.strerror else str(exc)
+            why = errno_text(exc)
             raise CNIError(E.UNKNOWN, f"netplugin failed with no error message: fork/exec {path}: {why}") from None
     if proc.returncode == 0 and proc.stderr:
         sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
@@ -99,7 +96,7 @@ def _exit_text(rc: int) -> str:
     """Go's *exec.ExitError text: "exit status N" or "signal: <name>"."""
     if rc >= 0:
         return f"exit status {rc}"
-    import signal
+    import signal  # lazy: only a delegate killed by a signal
 
     name = signal.strsignal(-rc) or f"signal {-rc}"
     return f"signal: {name[:1].lower()}{name[1:]}"
@@ -107,29 +104,24 @@ def _exit_text(rc: int) -> str:
 
 def _error_from_output(rc: int, stdout: bytes, stderr: bytes) -> CNIError:
     """RawExec.pluginErr: the delegate's error object from stdout, else a code-0 error saying why not."""
-    from pycni.spec.godecode import STRING, UINT, DecodeError, Struct, decode_struct
-    from pycni.spec.version import go_quote
-
     exit_err = _exit_text(rc)
     if not stdout:
         if not stderr:
             return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")
-        return CNIError(E.UNKNOWN, f"netplugin failed: {go_quote(stderr.decode('utf-8', 'replace'))}: {exit_err}")
+        return CNIError(E.UNKNOWN, f"netplugin failed: {q(stderr.decode('utf-8', 'replace'))}: {exit_err}")
     try:
         obj = gojson.loads(stdout)
         err = decode_struct(obj, Struct("Error", [("code", UINT), ("msg", STRING), ("details", STRING)], "types.Error"))
     except (gojson.JSONSyntaxError, DecodeError) as exc:
         text = stdout.decode("utf-8", "replace")
-        return CNIError(E.UNKNOWN, f"netplugin failed but error parsing its diagnostic message {go_quote(text)}: {exc}")
+        return CNIError(E.UNKNOWN, f"netplugin failed but error parsing its diagnostic message {q(text)}: {exc}")
     return CNIError(err.get("code", 0), err.get("msg", ""), err.get("details", ""))
 
 
-def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
+def _result_from_stdout(stdout: bytes, netconf: Any) -> R.Result:
     """ExecPluginWithResult: missing/empty cniVersion takes the config's, then parse in that family."""
-    from pycni.skel import decode_config_version
-    from pycni.spec import result as R
 
-    conf_version = decode_config_version(netconf)
+    conf_version = skel.decode_config_version(netconf)
     try:
         raw = gojson.loads(stdout)
     except gojson.JSONSyntaxError as exc:
@@ -137,17 +129,13 @@ def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
     if raw is None:  # "null" is an empty result
         raw = {}
     if not isinstance(raw, dict):
-        from pycni.spec.godecode import json_kind
-
         raise CNIError(E.INTERNAL, f"failed to unmarshal raw result: json: cannot unmarshal {json_kind(raw)} "
                                    "into Go value of type map[string]interface {}")
     version = raw.get("cniVersion")
     if not isinstance(version, str) or version == "":
         # fixupResultVersion: the config's version, and the result re-marshalled from a Go map
-        from pycni.spec.netconf import _as_go_any
-
         version = conf_version
-        raw = _as_go_any(raw)
+        raw = as_go_any(raw)
         raw["cniVersion"] = version
     try:
         return R.parse(raw, version)
@@ -155,7 +143,7 @@ def _result_from_stdout(stdout: bytes, netconf: Any) -> dict[str, Any]:
         raise CNIError(E.INTERNAL, str(exc)) from None
 
 
-def delegate(plugin: str, command: str, stdin: bytes, env: Mapping[str, str], netconf: Any = None) -> dict[str, Any] | None:
+def delegate(plugin: str, command: str, stdin: bytes, env: Mapping[str, str], netconf: Any = None) -> R.Result | None:
     """Run `plugin` with CNI_COMMAND=`command` (ADD returns its result; others return None).
 
     The delegate gets the caller's whole environment with only CNI_COMMAND replaced, and the
@@ -178,10 +166,8 @@ def delegate(plugin: str, command: str, stdin: bytes, env: Mapping[str, str], ne
     return _result_from_stdout(out, netconf if netconf is not None else gojson.loads(stdin))
 
 
-def ipam_add(ipam_type: str, args: Any) -> dict[str, Any]:
+def ipam_add(ipam_type: str, args: Any) -> R.Result:
     """ExecAdd for a plugin's CmdArgs; the result converted to 1.1.0 (NewResultFromResult)."""
-    from pycni.spec import result as R
-
     res = delegate(ipam_type, "ADD", args.stdin, args.env, args.conf)
     if res is None:
         res = {"cniVersion": "1.1.0"}

@@ -13,13 +13,16 @@ import posix  # built in and already loaded: `os` would cost a millisecond of st
 import sys
 
 from pycni import __version__
+from pycni.gofmt import errno_text, q, q_list
 from pycni.spec import errors as E
 from pycni.spec.errors import CNIError
-from pycni.spec.version import ALL, VersionError, at_least, go_quote, go_quote_list
+from pycni.spec.version import ALL, VersionError, at_least
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
+
+    from pycni.spec.result import Result
 
     Handler = Callable[["CmdArgs"], Any]
 
@@ -55,12 +58,12 @@ class Plugin:
             mod = self._module = __import__(self._impl, fromlist=["_"]) if isinstance(self._impl, str) else self._impl
         attr = _HANDLERS[cmd]
         if hasattr(mod, attr):
-            return getattr(mod, attr)  # type: ignore[no-any-return]
+            return getattr(mod, attr)
         if cmd in ("GC", "STATUS"):
             # By name, as the implementation: only GC/STATUS of a forwarding plugin pay for it
             # (the bundle builder adds it to the plugins that need it).
             forward = __import__("pycni.plugins.shared.forward", fromlist=["_"])
-            return forward.default_handler(cmd, mod)  # type: ignore[no-any-return]
+            return forward.default_handler(cmd, mod)
         return None
 
 
@@ -95,7 +98,7 @@ class Outcome:
 
     __slots__ = ("result", "error", "stderr", "printed_result")
 
-    def __init__(self, result: dict[str, Any] | None = None, error: CNIError | None = None,
+    def __init__(self, result: Result | None = None, error: CNIError | None = None,
                  stderr: str = "", printed_result: bool = False) -> None:
         self.result = result
         self.error = error
@@ -107,11 +110,11 @@ class Outcome:
         return 1 if self.error is not None else 0
 
     def stdout(self) -> str:
-        from pycni.spec import gojson
+        from pycni.spec import gojson  # lazy: VERSION prints without the JSON codec
 
         out = ""
         if self.result is not None:
-            from pycni.spec.result import to_json_obj
+            from pycni.spec.result import to_json_obj  # lazy: only an ADD result needs it
 
             out = gojson.dumps(to_json_obj(self.result))
         if self.error is not None:
@@ -163,7 +166,7 @@ _VARS: tuple[tuple[str, frozenset[str], Any], ...] = (
 
 def decode_config_version(conf: Any) -> str:
     """The library's DecodeVersion on an already-parsed config: "" or absent means 0.1.0."""
-    from pycni.spec.godecode import STRING, DecodeError, Struct, decode_struct
+    from pycni.spec.godecode import STRING, DecodeError, Struct, decode_struct  # lazy: not on VERSION
 
     try:
         d = decode_struct(conf, Struct("", [("cniVersion", STRING)]))
@@ -173,8 +176,14 @@ def decode_config_version(conf: Any) -> str:
 
 
 def _parse_stdin(stdin: bytes) -> Any:
-    from pycni.spec import gojson
-    from pycni.spec.godecode import STRING, DecodeError, Struct, decode_struct, json_kind
+    from pycni.spec import gojson  # lazy: VERSION never reads stdin
+    from pycni.spec.godecode import (
+        STRING,
+        DecodeError,
+        Struct,
+        decode_struct,
+        json_kind,
+    )
 
     try:
         conf = gojson.loads(stdin)
@@ -208,7 +217,7 @@ def _reconcile(conf: Any, versions: tuple[str, ...]) -> str:
     cfg = decode_config_version(conf)
     if cfg not in versions:
         raise CNIError(E.INCOMPATIBLE_CNI_VERSION, "incompatible CNI versions",
-                       f"config is {go_quote(cfg)}, plugin supports {go_quote_list(versions)}")
+                       f"config is {q(cfg)}, plugin supports {q_list(versions)}")
     return cfg
 
 
@@ -262,7 +271,7 @@ def _run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], byt
         result = _call(plugin.handler("ADD"), args)
         out = None
         if result is not None:
-            from pycni.spec.result import ResultError, convert
+            from pycni.spec.result import ResultError, convert  # lazy: only an ADD result needs it
 
             try:
                 out = convert(result, cfg)
@@ -281,9 +290,7 @@ def _run(plugin: Plugin, env: Mapping[str, str], stdin: bytes | Callable[[], byt
         minimum = "0.4.0" if cmd == "CHECK" else "1.1.0"
         _version_gate(conf, minimum, cmd, plugin.versions)
         _reconcile(conf, plugin.versions)
-        handler = plugin.handler(cmd)
-        if handler is not None:
-            _call(handler, args)
+        _call(plugin.handler(cmd), args)
         return Outcome()
     raise CNIError(E.INVALID_ENVIRONMENT_VARIABLES, f"unknown CNI_COMMAND: {cmd}")
 
@@ -299,16 +306,20 @@ class _VersionOutcome(Outcome):
         return self._text
 
 
-def _call(handler: Handler, args: CmdArgs) -> Any:
+def _call(handler: Handler | None, args: CmdArgs) -> Any:
+    if handler is None:
+        return None
     try:
         return handler(args)
     except CNIError:
         raise
-    except (ValueError, OSError, LookupError) as exc:
+    except (ValueError, OSError) as exc:
         # Plugin-logic failures that were not given a code: the reference wraps them in 999.
         raise CNIError(E.INTERNAL, str(exc)) from None
-    except Exception as exc:  # a bug: still a CNI error on stdout, never a traceback there
-        sys.stderr.write(f"pycni: internal error in {handler.__qualname__}: {type(exc).__name__}: {exc}\n")
+    except Exception as exc:  # a bug (a LookupError too: a mistyped key): still a CNI error on stdout
+        import traceback  # lazy: only a bug pays for it; the trace goes to stderr, never to stdout
+
+        sys.stderr.write(f"pycni: internal error in {handler.__qualname__}:\n{traceback.format_exc()}")
         raise CNIError(E.INTERNAL, f"{type(exc).__name__}: {exc}") from None
 
 
@@ -321,7 +332,7 @@ def _netns_check(values: dict[str, str], env: Mapping[str, str], same_netns: Cal
         outcome.error = CNIError(E.INVALID_NETNS, "plugin's netns and netns from CNI_NETNS should not be the same")
 
 
-def _same_netns(path: str) -> bool:
+def same_netns(path: str) -> bool:
     # An unopenable path is not an error here (as the reference): only a real match counts.
     if not path:
         return False
@@ -340,8 +351,7 @@ def _read_stdin() -> bytes:
             raise OSError(9, "Bad file descriptor")
         return sys.stdin.buffer.read()
     except OSError as exc:
-        text = posix.strerror(exc.errno) if exc.errno else str(exc)
-        raise OSError(f"read /dev/stdin: {text[:1].lower()}{text[1:]}") from None
+        raise OSError(f"read /dev/stdin: {errno_text(exc)}") from None
 
 
 def environ() -> dict[str, str]:
@@ -356,7 +366,7 @@ def main(plugin: Plugin) -> None:
         module, _, func = plugin.commands[sys.argv[1]].partition(":")
         sys.exit(getattr(__import__(module, fromlist=["_"]), func)(sys.argv[2:]))
     try:
-        outcome = run(plugin, environ(), _read_stdin, _same_netns)
+        outcome = run(plugin, environ(), _read_stdin, same_netns)
         text = outcome.stdout()
     except Exception as exc:  # last line of defence: never a traceback on stdout
         outcome = Outcome(error=CNIError(E.INTERNAL, f"{type(exc).__name__}: {exc}"))

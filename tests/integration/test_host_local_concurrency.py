@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from pycni.plugins.ipam.host_local import store as S
+from pycni.plugins.ipam.host_local.store import inspect
 
 N = 100
 
@@ -66,15 +66,15 @@ def test_100_parallel_adds_then_100_parallel_dels(tmp_path, pycni_bin):
     assert len(held) == 2 * N
     holders = sorted((d / n).read_bytes().decode() for n in held)
     assert holders == sorted(f"ctr{i:03d}\r\neth0" for i in range(N) for _ in range(2))
-    fresh, problems = S.check_index(str(tmp_path), "busy")
+    fresh, problems = inspect.check_index(str(tmp_path), "busy")
     assert fresh and problems == []
 
     results = finish([start(pycni_bin, "DEL", c, f"ctr{i:03d}") for i in range(N)])
     assert [rc for rc, _ in results] == [0] * N, [(rc, o) for rc, o in results if rc]
     assert sorted(os.listdir(d)) == ["last_reserved_ip.0", "last_reserved_ip.1", "lock"]
-    fresh, problems = S.check_index(str(tmp_path), "busy")
+    fresh, problems = inspect.check_index(str(tmp_path), "busy")
     assert fresh and problems == []
-    assert S.read_state(str(tmp_path), "busy").count == 0
+    assert inspect.read_state(str(tmp_path), "busy").count == 0
 
 
 def test_parallel_adds_on_a_small_pool_never_double_book(tmp_path, pycni_bin):

@@ -1,6 +1,7 @@
 """SIGKILL host-local at every named step of ADD, DEL and GC; the store must stay sound.
 
-PYCNI_TEST_KILL_AT=<command>:<step> makes the plugin kill itself (signal 9) at that step. After
+host_local_killer.py runs the plugin with its kill_point hook replaced, so that it kills itself
+(signal 9) at the named <command>:<step>; every other call is the installed launcher. After
 each kill: no address is held twice, the staging area is clean, the next command sees the index
 and the files agree (rebuilding once if the kill left it stale), and a retried DEL then ADD (what
 a runtime does after a failed ADD) or a retried DEL completes.
@@ -15,7 +16,11 @@ import sys
 
 import pytest
 
-from pycni.plugins.ipam.host_local import store as S
+import pycni
+from pycni.plugins.ipam.host_local.store import crash, inspect
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(pycni.__file__)))
+KILLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "host_local_killer.py")
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +34,8 @@ def pycni_bin(tmp_path_factory):
 def call(exe: str, cmd: str, conf: dict, cid: str, kill: str = "", ifname: str = "eth0"):
     env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": cid, "CNI_NETNS": "/var/run/netns/none", "CNI_IFNAME": ifname,
            "CNI_PATH": "/opt/cni/bin", "PATH": os.environ.get("PATH", "")}
-    if kill:
-        env["PYCNI_TEST_KILL_AT"] = kill
-    p = subprocess.run([exe], input=json.dumps(conf).encode(), env=env, capture_output=True, timeout=60)
+    argv = [sys.executable, "-I", "-S", KILLER, SRC, kill] if kill else [exe]
+    p = subprocess.run(argv, input=json.dumps(conf).encode(), env=env, capture_output=True, timeout=60)
     return p.returncode, (json.loads(p.stdout) if p.stdout.strip() else None)
 
 
@@ -55,7 +59,7 @@ def assert_sound(tmp_path) -> None:
         rangeset = "v6" if ":" in name else name.rsplit(".", 2)[0]  # the sets here are 10.30/24, 10.31/30, v6
         per_key[(key, rangeset)] = per_key.get((key, rangeset), 0) + 1
     assert all(v == 1 for v in per_key.values()), per_key
-    fresh, problems = S.check_index(str(tmp_path), "crashy")
+    fresh, problems = inspect.check_index(str(tmp_path), "crashy")
     assert fresh and problems == []
     assert os.listdir(tmp_path / ".pycni-index" / "crashy" / "tmp") == []
     assert not [n for n in os.listdir(tmp_path / "crashy") if n.startswith(".pycni-tmp")]
@@ -149,7 +153,17 @@ def test_kill_during_gc(tmp_path, pycni_bin, step):
     assert_sound(tmp_path)
 
 
-def test_kill_points_are_inert_when_unset():
-    """Unset, every kill point is one `if KILL_AT:` on a None global: no call, no string built."""
-    if "PYCNI_TEST_KILL_AT" not in os.environ:
-        assert S.KILL_AT is None
+def test_kill_points_are_inert_unless_a_test_replaces_the_hook():
+    assert crash.kill_point is crash._inert
+    crash.kill_point("add:linked")  # does nothing
+
+
+def test_production_code_reads_no_kill_request():
+    """Crash injection is a hook a test installs, not something the plugin looks up at run time."""
+    pkg = os.path.join(SRC, "pycni", "plugins", "ipam", "host_local")
+    for root, _, files in os.walk(pkg):
+        for f in files:
+            if f.endswith(".py"):
+                with open(os.path.join(root, f)) as fh:
+                    text = fh.read()
+                assert "KILL_AT" not in text and "environ" not in text, f

@@ -29,6 +29,16 @@ RTM_NAMES = {c.RTM_NEWLINK: "NEWLINK", c.RTM_SETLINK: "SETLINK", c.RTM_DELLINK: 
              c.RTM_DELROUTE: "DELROUTE"}
 
 
+
+def patch_everywhere(mp: Any, module: Any, name: str, fake: Any) -> None:
+    """Replace `module.name` and every pycni module's own binding of that same object (a module that did
+    `from module import name` at its top holds its own reference)."""
+    original = getattr(module, name)
+    mp.setattr(module, name, fake)
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.startswith("pycni") and mod is not module and getattr(mod, name, None) is original:
+            mp.setattr(mod, name, fake)
+
 class FLink:
     def __init__(self, index: int, name: str, kind: str | None, *, mtu: int = 1500, address: str = "",
                  parent: int = 0, data: dict[int, bytes] | None = None) -> None:
@@ -369,12 +379,12 @@ class FakeKernel:
             kernel.add_ns(path)
             return kernel.open_fd(path)
 
-        mp.setattr(netns_mod, "netns", FakeNetns)
-        mp.setattr(netns_mod, "check_netns_path", check_netns_path)
-        mp.setattr(netns_mod, "open_netns", open_netns)
-        mp.setattr(linkinfo, "open_ns_fd", open_ns_fd)
-        mp.setattr(linkinfo, "current_ns_fd", lambda: kernel.open_fd(kernel.stack[-1]))
-        mp.setattr(linkinfo, "temp_netns", temp_netns)
+        patch_everywhere(mp, netns_mod, "netns", FakeNetns)
+        patch_everywhere(mp, netns_mod, "check_netns_path", check_netns_path)
+        patch_everywhere(mp, netns_mod, "open_netns", open_netns)
+        patch_everywhere(mp, linkinfo, "open_ns_fd", open_ns_fd)
+        patch_everywhere(mp, linkinfo, "current_ns_fd", lambda: kernel.open_fd(kernel.stack[-1]))
+        patch_everywhere(mp, linkinfo, "temp_netns", temp_netns)
 
         from pycni.linux import sysctl
 
@@ -390,8 +400,8 @@ class FakeKernel:
             kernel.cur.sysctls[sysctl.normalize(name)] = value
             return value
 
-        mp.setattr(sysctl, "get", sysctl_get)
-        mp.setattr(sysctl, "set", sysctl_set)
+        patch_everywhere(mp, sysctl, "get", sysctl_get)
+        patch_everywhere(mp, sysctl, "set", sysctl_set)
 
         from pycni.linux import tuntap
 
@@ -409,7 +419,7 @@ class FakeKernel:
             kernel.cur.links[lk.index] = lk
             return name
 
-        mp.setattr(tuntap, "create", fake_tun_create)
+        patch_everywhere(mp, tuntap, "create", fake_tun_create)
 
         from pycni import invoke
 
@@ -428,8 +438,8 @@ class FakeKernel:
             if not ipam_type:
                 raise CNIError(999, "no plugin name provided")
 
-        mp.setattr(invoke, "ipam_add", ipam_add)
-        mp.setattr(invoke, "ipam_call", ipam_call)
+        patch_everywhere(mp, invoke, "ipam_add", ipam_add)
+        patch_everywhere(mp, invoke, "ipam_call", ipam_call)
         return self
 
 

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from pycni import skel
-from pycni.plugins.meta import bandwidth as B
+from pycni.plugins.meta import bandwidth
+from pycni.plugins.meta.bandwidth import config as B
+from pycni.plugins.meta.bandwidth import plugin as BP
 
 PREV = {"cniVersion": "1.0.0",
         "interfaces": [{"name": "veth1", "mac": "aa:bb:cc:dd:ee:01"},
@@ -24,7 +26,7 @@ def conf(**kw: object) -> dict:
 def call(cmd: str, c_: dict, netns: str = "/run/netns/none-pycni-test") -> skel.Outcome:
     env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": "cid1", "CNI_NETNS": netns, "CNI_IFNAME": "eth0",
            "CNI_PATH": "/nonexistent"}
-    return skel.run(B.PLUGIN, env, json.dumps(c_).encode())
+    return skel.run(bandwidth.PLUGIN, env, json.dumps(c_).encode())
 
 
 def limits(bw: B.Bandwidth | None) -> tuple | None:
@@ -97,8 +99,8 @@ def test_prev_result_errors_are_double_prefixed_like_upstream() -> None:
 
 def test_ifb_name_matches_the_reference_observation() -> None:
     # Debian 1.1.1, network "mpinvnet", container "mpinvcid1" -> ifb bwp1e41921c417e
-    assert B.ifb_name("mpinvnet", "mpinvcid1") == "bwp1e41921c417e"
-    assert len(B.ifb_name("n", "x" * 200)) == 15
+    assert BP.ifb_name("mpinvnet", "mpinvcid1") == "bwp1e41921c417e"
+    assert len(BP.ifb_name("n", "x" * 200)) == 15
 
 
 # --- pycni's subnet extension ------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def test_subnets_are_checked_on_add_before_the_prev_result() -> None:
 
 
 def test_versions_start_at_030() -> None:
-    assert B.PLUGIN.versions == ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+    assert bandwidth.PLUGIN.versions == ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
     out = call("ADD", conf(cniVersion="0.2.0"))
     assert out.error.code == 1
 
@@ -170,7 +172,7 @@ def test_del_validates_the_config_too() -> None:
 
 
 def test_type_errors_quote_numbers_as_written_like_go():
-    from pycni.plugins.meta.bandwidth import _json_kind
+    from pycni.plugins.meta.bandwidth.config import _json_kind
     from pycni.spec.gojson import loads
 
     assert _json_kind(loads("1e3")) == "number 1e3"

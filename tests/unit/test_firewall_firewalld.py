@@ -18,6 +18,7 @@ import pytest
 
 from pycni.plugins.meta import firewall
 from pycni.plugins.meta.firewall import firewalld as F
+from pycni.plugins.meta.firewall import plugin as FP
 from pycni.skel import run
 
 PREV = {"cniVersion": "1.0.0", "interfaces": [{"name": "br0"}, {"name": "eth0", "sandbox": "/run/netns/c"}],
@@ -260,7 +261,7 @@ def test_no_firewalld_on_the_bus_means_iptables(tmp_path: object, monkeypatch: p
         from pycni.plugins.meta.firewall.iptables import IptablesBackend
 
         monkeypatch.setattr("pycni.linux.netfilter.shutil.which", lambda p: f"/usr/sbin/{p}")
-        assert isinstance(firewall.get_backend({}), IptablesBackend)
+        assert isinstance(FP.get_backend({}), IptablesBackend)
         assert [m for m, _ in b.calls] == ["Hello", "GetNameOwner"]
     finally:
         b.close()

@@ -9,8 +9,10 @@ from fakenetfilter import FakeNetfilter
 
 from pycni.linux import netfilter as nf
 from pycni.plugins.meta import firewall
+from pycni.plugins.meta.firewall import config as FC
 from pycni.plugins.meta.firewall import firewalld
 from pycni.plugins.meta.firewall import iptables as FI
+from pycni.plugins.meta.firewall import plugin as FP
 from pycni.skel import run
 
 PREV = {
@@ -54,10 +56,10 @@ def full(**kw: object) -> dict:
 
 
 def test_defaults_and_case_insensitive_keys() -> None:
-    c, r = firewall.parse_conf({"name": "n", "BACKEND": "iptables", "IngressPolicy": "isolated"})
+    c, r = FC.parse_conf({"name": "n", "BACKEND": "iptables", "IngressPolicy": "isolated"})
     assert c["firewalldZone"] == "trusted" and c["backend"] == "iptables" and c["ingressPolicy"] == "isolated"
     assert r == {}
-    c, r = firewall.parse_conf({"name": "n", "firewalldZone": "", "cniVersion": "1.0.0", "prevResult": PREV})
+    c, r = FC.parse_conf({"name": "n", "firewalldZone": "", "cniVersion": "1.0.0", "prevResult": PREV})
     assert c["firewalldZone"] == "trusted" and r["ips"][1]["address"] == "fd00:88:7::2/64"
 
 
@@ -73,7 +75,7 @@ def test_defaults_and_case_insensitive_keys() -> None:
 ])
 def test_config_errors(extra: dict, msg: str) -> None:
     with pytest.raises(ValueError) as ei:
-        firewall.parse_conf(dict({"name": "n", "cniVersion": "1.0.0"}, **extra))
+        FC.parse_conf(dict({"name": "n", "cniVersion": "1.0.0"}, **extra))
     assert str(ei.value) == msg
 
 
@@ -237,11 +239,11 @@ def test_iptables_init_errors(fake: FakeNetfilter) -> None:  # noqa: F811
 
 
 def test_backend_selection(fake: FakeNetfilter, tmp_path: object) -> None:  # noqa: F811
-    assert isinstance(firewall.get_backend({"backend": "iptables"}), FI.IptablesBackend)
-    assert isinstance(firewall.get_backend({}), FI.IptablesBackend)  # no bus: iptables
-    assert isinstance(firewall.get_backend({"backend": "nonsense"}), FI.IptablesBackend)
+    assert isinstance(FP.get_backend({"backend": "iptables"}), FI.IptablesBackend)
+    assert isinstance(FP.get_backend({}), FI.IptablesBackend)  # no bus: iptables
+    assert isinstance(FP.get_backend({"backend": "nonsense"}), FI.IptablesBackend)
     with pytest.raises(ValueError) as ei:
-        firewall.get_backend({"backend": "firewalld"})
+        FP.get_backend({"backend": "firewalld"})
     assert str(ei.value) == f"dial unix {tmp_path}/no-bus: connect: no such file or directory"
     res, e = call("ADD", full(backend="firewalld"))
     assert e == f"999: dial unix {tmp_path}/no-bus: connect: no such file or directory"

@@ -11,6 +11,7 @@ from fakekernel import HOST, FakeKernel, err_msg, ok, run_plugin
 
 from pycni.netlink import codec as c
 from pycni.plugins.main import host_device as hd
+from pycni.plugins.main.host_device import devices
 
 P = hd.PLUGIN
 L3 = {"type": "static"}
@@ -28,8 +29,8 @@ def k(kernel: FakeKernel, tmp_path, monkeypatch) -> FakeKernel:
     dev.flags = c.IFF_UP
     kernel.add_link(HOST, "other0", address="0a:00:00:00:00:bb")
     kernel.with_container()
-    monkeypatch.setattr(hd, "SYS_BUS_PCI", str(tmp_path / "pci"))
-    monkeypatch.setattr(hd, "SYS_BUS_AUXILIARY", str(tmp_path / "aux"))
+    monkeypatch.setattr(devices, "SYS_BUS_PCI", str(tmp_path / "pci"))
+    monkeypatch.setattr(devices, "SYS_BUS_AUXILIARY", str(tmp_path / "aux"))
     (tmp_path / "pci").mkdir()
     (tmp_path / "aux").mkdir()
     return kernel

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from pycni.plugins.ipam.host_local.dns import parse_resolv_conf, parse_resolv_conf_text
-from pycni.plugins.ipam.host_local.errors import GoError
 
 
 def parse(tmp_path, text: str):
@@ -55,17 +54,17 @@ def test_no_trailing_newline_and_crlf():
 
 def test_line_over_64k_fails_like_bufio_scanner():
     assert parse_resolv_conf_text(b"#" + b"x" * 65534 + b"\n")  == {}
-    with pytest.raises(GoError, match="^bufio.Scanner: token too long$"):
+    with pytest.raises(ValueError, match="^bufio.Scanner: token too long$"):
         parse_resolv_conf_text(b"#" + b"x" * 65535 + b"\n")
 
 
 def test_missing_file_error_reads_like_go(tmp_path):
-    with pytest.raises(GoError) as e:
+    with pytest.raises(ValueError) as e:
         parse_resolv_conf(str(tmp_path / "nope"))
     assert str(e.value) == f"open {tmp_path}/nope: no such file or directory"
 
 
 def test_directory_error_reads_like_go(tmp_path):
-    with pytest.raises(GoError) as e:
+    with pytest.raises(ValueError) as e:
         parse_resolv_conf(str(tmp_path))
     assert str(e.value) == f"read {tmp_path}: is a directory"

@@ -10,6 +10,7 @@ import pytest
 
 from pycni import skel
 from pycni.plugins.ipam import host_local as HL
+from pycni.plugins.ipam.host_local import plugin as P
 from pycni.spec import result as R
 
 VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
@@ -144,11 +145,11 @@ def test_del_of_unknown_id_succeeds(ver, tmp_path):  # H5
 @pytest.mark.parametrize("ver", VERSIONS)
 def test_whitespace_in_container_id_is_trimmed_on_disk(ver, tmp_path):  # H6
     conf = net(ver, tmp_path, {"subnet": "10.1.2.0/24"})
-    res = direct(HL.cmd_add, conf, "   dummy\n ")
+    res = direct(P.cmd_add, conf, "   dummy\n ")
     assert res["ips"][0]["address"] == "10.1.2.2/24"
     p = tmp_path / "mynet" / "10.1.2.2"
     assert read(p) == "dummy\r\neth0"
-    direct(HL.cmd_del, conf, "   dummy\n ")
+    direct(P.cmd_del, conf, "   dummy\n ")
     assert not p.exists()
 
 
@@ -251,9 +252,10 @@ def test_last_reserved_as_directory_is_logged_and_ignored(tmp_path, capfd):
     out = run("ADD", conf1(tmp_path), cid="c1")
     cap = capfd.readouterr()
     assert f"Error retrieving last reserved ip: read {d}/last_reserved_ip.0: is a directory" in cap.err
-    # the address was reserved, then writing last_reserved_ip failed: error, IP file left behind
-    assert out.error.msg.startswith("failed to allocate for range 0: open ")
-    assert (d / "10.0.0.2").exists()
+    # the address was reserved, then writing last_reserved_ip failed: error, and (unlike upstream,
+    # which leaves the IP file behind until a DEL) the reservation is taken back
+    assert out.error.msg == f"failed to allocate for range 0: open {d}/last_reserved_ip.0: is a directory"
+    assert not (d / "10.0.0.2").exists()
 
 
 def test_requested_ip_errors(tmp_path):
@@ -479,3 +481,27 @@ def test_in_process_repeat_is_stable(tmp_path):
         ok(run("DEL", c, cid=f"c{i}"))
     names = sorted(n for n in os.listdir(tmp_path / "mynet") if n.startswith("10."))
     assert len(names) == 20
+
+
+def test_gc_that_cannot_release_fails_after_releasing_the_rest(tmp_path, monkeypatch):
+    import errno
+    import posix
+
+    c = gc_conf(tmp_path, None)
+    for cid in ("c1", "c2", "c3"):
+        ok(run("ADD", c, cid=cid))
+    d = tmp_path / "mynet"
+    real = os.unlink
+
+    def ro(path, *a, **k):
+        if str(path).endswith("/10.0.0.2"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(posix, "unlink", ro)
+    e = run("GC", gc_conf(tmp_path, [("c2", "eth0")])).error
+    assert e.msg == f"failed to release: remove {d}/10.0.0.2: read-only file system"
+    assert sorted(n for n in os.listdir(d) if n[0] == "1") == ["10.0.0.2", "10.0.0.3"]
+    monkeypatch.setattr(posix, "unlink", real)
+    ok(run("GC", gc_conf(tmp_path, [("c2", "eth0")])))
+    assert sorted(n for n in os.listdir(d) if n[0] == "1") == ["10.0.0.3"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import posix
 import threading
 import time
 
@@ -13,6 +14,7 @@ import pytest
 from pycni import skel
 from pycni.plugins.ipam import host_local as HL
 from pycni.plugins.ipam.host_local import store as S
+from pycni.plugins.ipam.host_local.store import gofs, index, inspect, layout
 from pycni.spec import ipnet
 
 
@@ -37,7 +39,7 @@ def addr(o) -> str:
 
 
 def fresh_and_agrees(tmp_path) -> None:
-    fresh, problems = S.check_index(str(tmp_path), "net1")
+    fresh, problems = inspect.check_index(str(tmp_path), "net1")
     assert fresh, "index marker is stale after a completed command"
     assert problems == []
 
@@ -50,7 +52,7 @@ def test_index_matches_the_directory_after_every_command(tmp_path):
     for i in range(0, 20, 3):
         ok(run("DEL", c, cid=f"c{i}"))
         fresh_and_agrees(tmp_path)
-    state = S.read_state(str(tmp_path), "net1")
+    state = inspect.read_state(str(tmp_path), "net1")
     assert state.count == 13
     assert state.ranges == ["0 10.0.0.0/16|10.0.0.1|10.0.255.254|10.0.0.1"]
 
@@ -66,7 +68,7 @@ def test_foreign_allocation_is_seen(tmp_path):
     c = conf(tmp_path)
     ok(run("ADD", c, cid="c1"))
     (tmp_path / "net1" / "10.0.0.50").write_text("ref\r\neth0")
-    assert S.check_index(str(tmp_path), "net1")[0] is False
+    assert inspect.check_index(str(tmp_path), "net1")[0] is False
     e = run("ADD", c, cid="ref").error
     assert e.msg == "failed to allocate for range 0: 10.0.0.50 has been allocated to ref, duplicate allocation is not allowed"
     fresh_and_agrees(tmp_path)
@@ -115,7 +117,7 @@ def test_reboot_rebuilds(tmp_path, monkeypatch):
     monkeypatch.setattr(S, "scan_dir", lambda *a, **k: calls.append(1) or real(*a, **k))
     ok(run("ADD", c, cid="c2"))
     assert calls == []  # trusted: no scan
-    monkeypatch.setattr(S, "boot_id", lambda: "another-boot")
+    monkeypatch.setattr(index, "boot_id", lambda: "another-boot")
     ok(run("ADD", c, cid="c3"))
     assert calls == [1]
     ok(run("ADD", c, cid="c4"))
@@ -137,7 +139,7 @@ def test_add_and_del_read_no_allocation_file_but_their_own(tmp_path, monkeypatch
         opened.append(str(path))
         return real_open(path, *a, **k)
 
-    monkeypatch.setattr(S.posix, "open", spy)
+    monkeypatch.setattr(posix, "open", spy)
     ok(run("ADD", c, cid="c1"))
     ok(run("DEL", c, cid="c1"))
     reads = [p for p in opened if p.startswith(str(d) + "/10.")]
@@ -161,10 +163,10 @@ def test_truncated_timestamps_fall_back_to_scanning(tmp_path, monkeypatch):
     def coarse(path, ns=None, **k):
         return real(path, ns=(ns[0], ns[1] - ns[1] % 1_000_000_000))
 
-    monkeypatch.setattr(S.posix, "utime", coarse)
+    monkeypatch.setattr(posix, "utime", coarse)
     c = conf(tmp_path)
     ok(run("ADD", c, cid="c1"))
-    assert S.read_state(str(tmp_path), "net1").mode == "scan"
+    assert inspect.read_state(str(tmp_path), "net1").mode == "scan"
     (tmp_path / "net1" / "10.0.0.70").write_text("ref\r\neth0")
     assert run("ADD", c, cid="ref").error.msg.endswith("duplicate allocation is not allowed")
 
@@ -193,9 +195,9 @@ def test_many_consecutive_taken_addresses(tmp_path):
 
 @pytest.mark.parametrize("key", ["plain", "a b", "é\r\nif", "100%", "", "x" * 300, "\udcff\r\neth0", "k\nl"])
 def test_bucket_escaping_round_trips(key):
-    e = S.esc(key)
+    e = index.esc(key)
     assert " " not in e and "\n" not in e
-    assert S.unesc(e) == key
+    assert index.unesc(e) == key
 
 
 def test_odd_keys_survive_the_index(tmp_path):
@@ -205,14 +207,14 @@ def test_odd_keys_survive_the_index(tmp_path):
     (d / "10.0.0.6").write_text("")
     ok(run("ADD", conf(tmp_path), cid="c1"))
     fresh_and_agrees(tmp_path)
-    entries, _, used_index = S.snapshot(str(tmp_path), "net1")
+    entries, _, used_index = inspect.snapshot(str(tmp_path), "net1")
     assert used_index
     assert ("10.0.0.5", "weird id\r\neth 0") in entries and ("10.0.0.6", "") in entries
 
 
 def test_go_trim_matches_go_whitespace():
-    assert S.go_trim(" \t\n\v\f\r\x85\xa0x\u3000") == "x"
-    assert S.go_trim("\x1cx\x1f") == "\x1cx\x1f"  # Python strips these, Go does not
+    assert layout.go_trim(" \t\n\v\f\r\x85\xa0x\u3000") == "x"
+    assert layout.go_trim("\x1cx\x1f") == "\x1cx\x1f"  # Python strips these, Go does not
 
 
 # --- lock (upstream disk/lock_test.go and the flock semantics) ----------------------------------
@@ -265,13 +267,8 @@ def test_mkdir_all_error_names_the_failing_path(tmp_path):
     f = tmp_path / "f"
     f.write_text("")
     with pytest.raises(ValueError) as e:
-        S.mkdir_all(str(f / "a" / "b"), 0o755)
+        gofs.mkdir_all(str(f / "a" / "b"), 0o755)
     assert str(e.value) == f"mkdir {f}: not a directory"
-
-
-def test_clean_path():
-    assert S.clean_path("//var/lib/../lib/cni//networks/") == "/var/lib/cni/networks"
-    assert S.clean_path("rel/./x") == "rel/x"
 
 
 def test_reservation_file_is_never_partial(tmp_path):
@@ -287,11 +284,11 @@ def test_reservation_file_is_never_partial(tmp_path):
             seen.append(f.read())
         return real_link(src, dst, *a, **k)
 
-    S.posix.link = spy
+    posix.link = spy
     try:
         assert s.reserve("c1", "eth0", ipnet.parse_ip("10.0.0.9"), "0")
     finally:
-        S.posix.link = real_link
+        posix.link = real_link
         s.close()
     assert seen == [b"c1\r\neth0"]
     assert (tmp_path / "net1" / "10.0.0.9").read_bytes() == b"c1\r\neth0"
@@ -317,3 +314,72 @@ def test_rebuild_in_the_middle_of_a_del(tmp_path):
     ok(run("DEL", c, cid="c1", ifname="eth1"))  # set 0: unlinks c1/eth1's two files; set 1: legacy re-check
     fresh_and_agrees(tmp_path)
     assert sorted(n for n in os.listdir(d) if n[0] == "1") == ["10.1.0.77", "10.1.0.88"]
+
+
+def test_os_errors_carry_go_errno_text(tmp_path, monkeypatch):
+    """Texts come from gofmt: first letter lowered only before a lower-case letter, as Go's table."""
+    import errno
+
+    def full(src, dst, *a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(posix, "link", full)
+    e = run("ADD", conf(tmp_path), cid="c1").error
+    assert e.msg == f"failed to allocate for range 0: open {tmp_path}/net1/10.0.0.2: no space left on device"
+
+    def odd(src, dst, *a, **k):
+        raise OSError(errno.EDOTDOT, os.strerror(errno.EDOTDOT))
+
+    monkeypatch.setattr(posix, "link", odd)
+    e = run("ADD", conf(tmp_path), cid="c1").error
+    assert e.msg == f"failed to allocate for range 0: open {tmp_path}/net1/10.0.0.2: RFS specific error"
+
+
+def test_add_that_cannot_record_the_last_reserved_ip_keeps_nothing(tmp_path, monkeypatch):
+    """All or nothing: the address file is linked, then last_reserved_ip cannot be written."""
+    import errno
+
+    c = {"cniVersion": "1.1.0", "name": "net1", "ipam": {"dataDir": str(tmp_path), "ranges": [
+        [{"subnet": "10.0.0.0/24"}], [{"subnet": "10.1.0.0/24"}]]}}
+    ok(run("ADD", c, cid="c0"))
+    real = os.rename
+
+    def full(src, dst, *a, **k):
+        if str(dst).endswith("last_reserved_ip.1"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(posix, "rename", full)
+    e = run("ADD", c, cid="c1").error
+    assert e.msg == f"failed to allocate for range 1: open {tmp_path}/net1/last_reserved_ip.1: no space left on device"
+    monkeypatch.setattr(posix, "rename", real)
+    held = {n: (tmp_path / "net1" / n).read_bytes().decode() for n in os.listdir(tmp_path / "net1") if n[0] == "1"}
+    assert held == {"10.0.0.2": "c0\r\neth0", "10.1.0.2": "c0\r\neth0"}  # neither of c1's two addresses
+    assert os.listdir(tmp_path / ".pycni-index" / "net1" / "tmp") == []
+    fresh_and_agrees(tmp_path)
+    ok(run("ADD", c, cid="c1"))
+    fresh_and_agrees(tmp_path)
+
+
+def test_del_that_cannot_unlink_fails_and_keeps_the_index_true(tmp_path, monkeypatch):
+    import errno
+
+    c = conf(tmp_path)
+    ok(run("ADD", c, cid="c1"))
+    real = os.unlink
+
+    def ro(path, *a, **k):
+        if str(path).endswith("/10.0.0.2"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(posix, "unlink", ro)
+    e = run("DEL", c, cid="c1").error
+    assert e.msg == f"failed to release: remove {tmp_path}/net1/10.0.0.2: read-only file system"
+    assert (tmp_path / "net1" / "10.0.0.2").exists()
+    ok(run("CHECK", c, cid="c1"))
+    monkeypatch.setattr(posix, "unlink", real)
+    fresh_and_agrees(tmp_path)
+    ok(run("DEL", c, cid="c1"))
+    assert not (tmp_path / "net1" / "10.0.0.2").exists()
+    fresh_and_agrees(tmp_path)

@@ -9,6 +9,7 @@ from fakenetfilter import FakeNetfilter
 
 from pycni.linux import netfilter as nf
 from pycni.plugins.meta import portmap
+from pycni.plugins.meta.portmap import forwarding
 from pycni.plugins.meta.portmap import iptables as I
 from pycni.plugins.meta.portmap import nftables as N
 from pycni.skel import run
@@ -356,7 +357,7 @@ def spy(monkeypatch: pytest.MonkeyPatch, fake: FakeNetfilter) -> Spy:  # noqa: F
         return 0
 
     monkeypatch.setattr(nf, "delete_conntrack_dst_port", ct)
-    monkeypatch.setattr(portmap, "_enable_localnet_routing", lambda ip: s.localnet.append(ip))
+    monkeypatch.setattr(forwarding, "_enable_localnet_routing", lambda ip: s.localnet.append(ip))
     return s
 
 

@@ -60,7 +60,7 @@ def _setup(args, env, monkeypatch):
         seen["dir"], seen["name"] = d, name
         return "NET"
 
-    monkeypatch.setattr("pycni.runtime.conf.load_network", fake_load)
+    monkeypatch.setattr(R, "load_network", fake_load)
     ns = build_parser().parse_args(args)
     net, rt = R.setup(ns, env)
     return seen, rt

@@ -292,6 +292,7 @@ def test_load_network_file_reads_either_format(tmp_path):
     (0.0, "0"), (1.0, "1"), (-2.0, "-2"), (0.1, "0.1"), (1.5e-05, "0.000015"), (1e-06, "0.000001"),
     (1e-07, "1e-7"), (1.5e-10, "1.5e-10"), (1e20, "100000000000000000000"), (1e21, "1e+21"),
     (1.5e300, "1.5e+300"), (123456.789, "123456.789"), (-0.0, "-0"),
+    (123456789012345678.0, "123456789012345680"),  # shortest digits, as strconv, not the exact integer
 ])
 def test_floats_print_as_go(value, text):
     assert go_float(value) == text

@@ -9,7 +9,9 @@ import pytest
 
 from pycni import skel
 from pycni.netlink import codec as c
-from pycni.plugins.meta import sbr as S
+from pycni.plugins.meta import sbr
+from pycni.plugins.meta.sbr import config as S
+from pycni.plugins.meta.sbr import plan as SP
 
 PREV = {"cniVersion": "1.0.0",
         "interfaces": [{"name": "eth0", "sandbox": "/run/netns/c"}, {"name": "net1", "sandbox": "/run/netns/c"}],
@@ -28,7 +30,7 @@ def conf(**kw: object) -> dict:
 def call(cmd: str, c_: dict, netns: str = "/run/netns/none-pycni-test", ifname: str = "net1") -> skel.Outcome:
     env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": "cid1", "CNI_NETNS": netns, "CNI_IFNAME": ifname,
            "CNI_PATH": "/nonexistent"}
-    return skel.run(S.PLUGIN, env, json.dumps(c_).encode())
+    return skel.run(sbr.PLUGIN, env, json.dumps(c_).encode())
 
 
 def test_config_fields() -> None:
@@ -78,8 +80,8 @@ def test_static_gateways() -> None:
 
 
 def test_next_table_skips_used_ones() -> None:
-    assert S.next_table(set(), 100) == 100
-    assert S.next_table({100, 101, 103, 254}, 100) == 102
+    assert SP.next_table(set(), 100) == 100
+    assert SP.next_table({100, 101, 103, 254}, 100) == 102
 
 
 def rt(dst: str | None, plen: int, *, gw: str | None = None, src: str | None = None, fam: int = AF_INET,
@@ -93,11 +95,11 @@ def test_route_belongs_like_upstream() -> None:
     far = rt("203.0.113.0", 24, gw="198.51.100.9")
     generic_v6 = rt("fe80::", 64, fam=AF_INET6)
     mp = rt(None, 0, mp=[c.Nexthop("10.9.0.1", 3), c.Nexthop("192.0.2.9", 3)])
-    assert S.route_belongs(subnet, "192.0.2.100/24")
-    assert S.route_belongs(default, "192.0.2.100/24")
-    assert not S.route_belongs(far, "192.0.2.100/24")
-    assert S.route_belongs(generic_v6, "192.0.2.100/24")  # neither source nor gateway: copied everywhere
-    assert S.route_belongs(mp, "192.0.2.100/24")
+    assert SP.route_belongs(subnet, "192.0.2.100/24")
+    assert SP.route_belongs(default, "192.0.2.100/24")
+    assert not SP.route_belongs(far, "192.0.2.100/24")
+    assert SP.route_belongs(generic_v6, "192.0.2.100/24")  # neither source nor gateway: copied everywhere
+    assert SP.route_belongs(mp, "192.0.2.100/24")
 
 
 def test_unclaimed_routes_are_kept_in_the_first_table_of_their_family() -> None:
@@ -105,7 +107,7 @@ def test_unclaimed_routes_are_kept_in_the_first_table_of_their_family() -> None:
     far4 = rt("203.0.113.0", 24, gw="10.255.0.1")
     far6 = rt("2001:db8::", 32, gw="fd99::1", fam=AF_INET6)
     subnet = rt("192.0.2.0", 24, src="192.0.2.100")
-    plan = S.plan_copies(ipcs, [100, 101], [far4, far6, subnet])
+    plan = SP.plan_copies(ipcs, [100, 101], [far4, far6, subnet])
     assert [(r.dst, t) for r, t in plan] == [("192.0.2.0", 100), ("203.0.113.0", 100), ("2001:db8::", 101)]
 
 
@@ -113,21 +115,21 @@ def test_static_gateway_default_is_not_overwritten_by_mains() -> None:
     ipcs = [{"address": "192.0.2.100/24"}]
     default = rt(None, 0, gw="192.0.2.1")
     subnet = rt("192.0.2.0", 24, src="192.0.2.100")
-    assert [(r.dst, t) for r, t in S.plan_copies(ipcs, [100], [default, subnet])] == [(None, 100), ("192.0.2.0", 100)]
-    assert [(r.dst, t) for r, t in S.plan_copies(ipcs, [100], [default, subnet], {100})] == [("192.0.2.0", 100)]
+    assert [(r.dst, t) for r, t in SP.plan_copies(ipcs, [100], [default, subnet])] == [(None, 100), ("192.0.2.0", 100)]
+    assert [(r.dst, t) for r, t in SP.plan_copies(ipcs, [100], [default, subnet], {100})] == [("192.0.2.0", 100)]
     # a default with another metric does not replace it: it is copied (not lost)
     other = rt(None, 0, gw="192.0.2.1")
     other.priority = 50
-    assert [(r.priority, t) for r, t in S.plan_copies(ipcs, [100], [other], {100})] == [(50, 100)]
+    assert [(r.priority, t) for r, t in SP.plan_copies(ipcs, [100], [other], {100})] == [(50, 100)]
     v6 = rt(None, 0, gw="fd00::1", fam=AF_INET6)
     v6.priority = 1024
-    assert S.plan_copies([{"address": "fd00::2/64"}], [100], [v6], {100}) == []
+    assert SP.plan_copies([{"address": "fd00::2/64"}], [100], [v6], {100}) == []
 
 
 def test_copy_to_table_keeps_the_route_and_clears_flags() -> None:
     r = rt("192.0.2.0", 24, src="192.0.2.100")
     r.protocol, r.scope, r.flags, r.priority, r.metrics = c.RTPROT_KERNEL, c.RT_SCOPE_LINK, 0x10, 5, {c.RTAX_MTU: 1400}
-    cp = S.copy_to_table(r, 100)
+    cp = SP.copy_to_table(r, 100)
     assert (cp.table, cp.flags, cp.dst, cp.prefsrc, cp.protocol, cp.scope, cp.priority, cp.metrics, cp.oif) == (
         100, 0, "192.0.2.0", "192.0.2.100", c.RTPROT_KERNEL, c.RT_SCOPE_LINK, 5, {c.RTAX_MTU: 1400}, 3)
     assert r.table == c.RT_TABLE_MAIN  # the original is untouched

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pycni import gofmt
 from pycni.spec import gojson
 
 
@@ -49,7 +50,7 @@ def test_string_escapes_match_go(s: str, encoded: str) -> None:
                                      (123456789012345678.0, "123456789012345680"), (0.1, "0.1")])
 def test_floats_are_written_like_go_float64(f: float, text: str) -> None:
     assert gojson.dumps(f, None) == text
-    assert gojson.go_float_text(f) == text
+    assert gofmt.float_text(f) == text
 
 
 def test_integers_are_written_exactly() -> None:

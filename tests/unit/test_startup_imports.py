@@ -19,7 +19,7 @@ SRC = str(Path(pycni.__file__).resolve().parent.parent)
 PROBE = str(Path(__file__).resolve().parent.parent / "startup_probe.py")
 
 CORE = {
-    "__future__", "pycni", "pycni.plugins", "pycni.skel", "pycni.spec", "pycni.spec.errors",
+    "__future__", "pycni", "pycni.gofmt", "pycni.plugins", "pycni.skel", "pycni.spec", "pycni.spec.errors",
     "pycni.spec.version",
 }
 STATIC = CORE | {"pycni.plugins.ipam", "pycni.plugins.ipam.static"}
@@ -75,9 +75,11 @@ def test_plugin_modules_import_cheaply():
 
 
 HOST_LOCAL = CORE | {
-    "pycni.plugins.ipam", "pycni.plugins.ipam.host_local", "pycni.plugins.ipam.host_local.allocator",
-    "pycni.plugins.ipam.host_local.config", "pycni.plugins.ipam.host_local.errors",
-    "pycni.plugins.ipam.host_local.range", "pycni.plugins.ipam.host_local.store", "pycni.spec.args",
+    "pycni.plugins.ipam", "pycni.plugins.ipam.host_local", "pycni.plugins.ipam.host_local.plugin",
+    "pycni.plugins.ipam.host_local.allocator", "pycni.plugins.ipam.host_local.config",
+    "pycni.plugins.ipam.host_local.range", "pycni.plugins.ipam.host_local.store",
+    "pycni.plugins.ipam.host_local.store.crash", "pycni.plugins.ipam.host_local.store.gofs",
+    "pycni.plugins.ipam.host_local.store.index", "pycni.plugins.ipam.host_local.store.layout", "pycni.spec.args",
     "pycni.spec.godecode", "pycni.spec.gojson", "pycni.spec.ipnet", "pycni.spec.result", "errno", "fcntl",
 }
 

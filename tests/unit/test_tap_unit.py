@@ -13,6 +13,7 @@ from fakekernel import FakeKernel, err_msg, ok, run_plugin
 from pycni.linux import linkinfo, tuntap
 from pycni.netlink import codec as c
 from pycni.plugins.main import tap
+from pycni.plugins.main.tap import plugin as tap_plugin
 
 P = tap.PLUGIN
 L3 = {"type": "static"}
@@ -120,16 +121,16 @@ def test_selinux_context_path_uses_ip_tuntap_with_exec_label(k: FakeKernel, tmp_
     fake_ip = tmp_path / "ip"
     fake_ip.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
     fake_ip.chmod(fake_ip.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setattr(tap, "EXEC_ATTR", str(attr))
-    monkeypatch.setattr(tap, "IP_BINARY", str(fake_ip))
-    real_run = tap._run_ip
+    monkeypatch.setattr(tap_plugin, "EXEC_ATTR", str(attr))
+    monkeypatch.setattr(tap_plugin, "IP_BINARY", str(fake_ip))
+    real_run = tap_plugin._run_ip
 
     def run_ip(argv: list[str]) -> None:
         real_run(argv)
         if argv[:2] == ["tuntap", "add"]:
             k.add_link("/cont", argv[5], "tun")
 
-    monkeypatch.setattr(tap, "_run_ip", run_ip)
+    monkeypatch.setattr(tap_plugin, "_run_ip", run_ip)
     ok(run_plugin(P, "ADD", conf(selinuxContext="system_u:system_r:svirt_t:s0", multiQueue=True, owner=7, group=8,
                                  mtu=1400, mac="0a:00:00:00:00:05")))
     assert attr.read_text() == "system_u:system_r:svirt_t:s0"
@@ -142,7 +143,7 @@ def test_selinux_context_path_uses_ip_tuntap_with_exec_label(k: FakeKernel, tmp_
 
 
 def test_selinux_label_failure_text(k: FakeKernel, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(tap, "EXEC_ATTR", str(tmp_path / "no" / "exec"))
+    monkeypatch.setattr(tap_plugin, "EXEC_ATTR", str(tmp_path / "no" / "exec"))
     assert err_msg(run_plugin(P, "ADD", conf(selinuxContext="x"))) == \
         f"failed set socket label: open {tmp_path}/no/exec: no such file or directory"
 
@@ -153,8 +154,8 @@ def test_ip_failure_text_and_cleanup(k: FakeKernel, tmp_path, monkeypatch) -> No
     fake_ip = tmp_path / "ip"
     fake_ip.write_text("#!/bin/sh\necho 'ioctl(TUNSETIFF): Device or resource busy' >&2\nexit 1\n")
     fake_ip.chmod(0o755)
-    monkeypatch.setattr(tap, "EXEC_ATTR", str(attr))
-    monkeypatch.setattr(tap, "IP_BINARY", str(fake_ip))
+    monkeypatch.setattr(tap_plugin, "EXEC_ATTR", str(attr))
+    monkeypatch.setattr(tap_plugin, "IP_BINARY", str(fake_ip))
     assert err_msg(run_plugin(P, "ADD", conf(selinuxContext="x"))) == \
         "failed to run command ioctl(TUNSETIFF): Device or resource busy\n: exit status 1"
 

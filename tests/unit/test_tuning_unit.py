@@ -11,7 +11,9 @@ import pytest
 
 from pycni import skel
 from pycni.netlink import codec as c
-from pycni.plugins.meta import tuning as T
+from pycni.plugins.meta import tuning
+from pycni.plugins.meta.tuning import config as TC
+from pycni.plugins.meta.tuning import plugin as T
 
 PREV = {"cniVersion": "1.0.0",
         "interfaces": [{"name": "veth1", "mac": "aa:bb:cc:dd:ee:01"},
@@ -34,63 +36,63 @@ def call(cmd: str, c_: dict | str, cni_args: str = "", netns: str = "/run/netns/
     env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": "cid1", "CNI_NETNS": netns, "CNI_IFNAME": "eth0",
            "CNI_PATH": "/nonexistent", "CNI_ARGS": cni_args}
     data = c_ if isinstance(c_, str) else json.dumps(c_)
-    return skel.run(T.PLUGIN, env, data.encode())
+    return skel.run(tuning.PLUGIN, env, data.encode())
 
 
 # --- decoding and precedence --------------------------------------------------------------------------
 
 
 def test_defaults() -> None:
-    t = T.load_conf(args_for(conf()))
+    t = TC.load_conf(args_for(conf()))
     assert t.data_dir == "/run/cni/tuning"
     assert (t.sysctl, t.mac, t.promisc, t.mtu, t.txqlen, t.allmulti) == ([], "", None, 0, None, None)
     assert not t.changes_link
-    assert T.load_conf(args_for(conf(dataDir="/x"))).data_dir == "/x"
+    assert TC.load_conf(args_for(conf(dataDir="/x"))).data_dir == "/x"
 
 
 def test_mac_precedence_cni_args_then_runtime_config_then_args_cni() -> None:
     base = conf(mac="0a:00:00:00:00:01")
-    assert T.load_conf(args_for(base)).mac == "0a:00:00:00:00:01"
-    assert T.load_conf(args_for(base, "MAC=0a:00:00:00:00:02")).mac == "0a:00:00:00:00:02"
+    assert TC.load_conf(args_for(base)).mac == "0a:00:00:00:00:01"
+    assert TC.load_conf(args_for(base, "MAC=0a:00:00:00:00:02")).mac == "0a:00:00:00:00:02"
     rt = dict(base, runtimeConfig={"mac": "0a:00:00:00:00:03"})
-    assert T.load_conf(args_for(rt, "MAC=0a:00:00:00:00:02")).mac == "0a:00:00:00:00:03"
+    assert TC.load_conf(args_for(rt, "MAC=0a:00:00:00:00:02")).mac == "0a:00:00:00:00:03"
     ac = dict(rt, args={"cni": {"mac": "0a:00:00:00:00:04"}})
-    assert T.load_conf(args_for(ac, "MAC=0a:00:00:00:00:02")).mac == "0a:00:00:00:00:04"
+    assert TC.load_conf(args_for(ac, "MAC=0a:00:00:00:00:02")).mac == "0a:00:00:00:00:04"
     # an explicit empty args.cni.mac clears the MAC (a set pointer), an empty CNI_ARGS MAC does not
-    assert T.load_conf(args_for(dict(base, args={"cni": {"mac": ""}}))).mac == ""
-    assert T.load_conf(args_for(base, "MAC=")).mac == "0a:00:00:00:00:01"
+    assert TC.load_conf(args_for(dict(base, args={"cni": {"mac": ""}}))).mac == ""
+    assert TC.load_conf(args_for(base, "MAC=")).mac == "0a:00:00:00:00:01"
 
 
 def test_cni_args_errors_are_the_libraries() -> None:
     with pytest.raises(ValueError, match=r'ARGS: unknown args \["mac=x"\]'):
-        T.load_conf(args_for(conf(), "mac=x"))
-    assert T.load_conf(args_for(conf(), "IgnoreUnknown=1;mac=x")).mac == ""
+        TC.load_conf(args_for(conf(), "mac=x"))
+    assert TC.load_conf(args_for(conf(), "IgnoreUnknown=1;mac=x")).mac == ""
 
 
 def test_args_cni_overrides_every_knob() -> None:
     c_ = conf(mtu=1400, promisc=False, allmulti=False, txQLen=10,
               args={"cni": {"mtu": 1300, "promisc": True, "allmulti": True, "txQLen": 20}})
-    t = T.load_conf(args_for(c_))
+    t = TC.load_conf(args_for(c_))
     assert (t.mtu, t.promisc, t.allmulti, t.txqlen) == (1300, True, True, 20)
 
 
 def test_args_cni_sysctl_merges_and_works_without_a_top_level_map() -> None:
-    t = T.load_conf(args_for(conf(sysctl={"net.core.somaxconn": "500", "net.a": "1"},
+    t = TC.load_conf(args_for(conf(sysctl={"net.core.somaxconn": "500", "net.a": "1"},
                                   args={"cni": {"sysctl": {"net.core.somaxconn": "600"}}})))
     assert dict(t.sysctl) == {"net.core.somaxconn": "600", "net.a": "1"}
     # upstream panics ("assignment to entry in nil map"); pycni merges into an empty map
-    t = T.load_conf(args_for(conf(args={"cni": {"sysctl": {"net.core.somaxconn": "600"}}})))
+    t = TC.load_conf(args_for(conf(args={"cni": {"sysctl": {"net.core.somaxconn": "600"}}})))
     assert t.sysctl == [("net.core.somaxconn", "600")]
 
 
 def test_explicit_promisc_false_is_kept_absent_is_none() -> None:
-    assert T.load_conf(args_for(conf(promisc=False))).promisc is False
-    assert T.load_conf(args_for(conf())).promisc is None
-    assert T.load_conf(args_for(conf(promisc=False))).changes_link
+    assert TC.load_conf(args_for(conf(promisc=False))).promisc is False
+    assert TC.load_conf(args_for(conf())).promisc is None
+    assert TC.load_conf(args_for(conf(promisc=False))).changes_link
 
 
 def test_keys_are_case_insensitive() -> None:
-    t = T.load_conf(args_for(conf(MTU=1400, TxQLen=5, Sysctl={"net.x": "1"})))
+    t = TC.load_conf(args_for(conf(MTU=1400, TxQLen=5, Sysctl={"net.x": "1"})))
     assert (t.mtu, t.txqlen, t.sysctl) == (1400, 5, [("net.x", "1")])
 
 
@@ -105,7 +107,7 @@ def test_keys_are_case_insensitive() -> None:
 ])
 def test_decode_errors_match_the_reference(extra: dict, msg: str) -> None:
     with pytest.raises(ValueError) as ei:
-        T.load_conf(args_for(conf(**extra)))
+        TC.load_conf(args_for(conf(**extra)))
     assert str(ei.value) == msg
 
 
@@ -113,26 +115,26 @@ def test_decode_errors_match_the_reference(extra: dict, msg: str) -> None:
 
 
 def test_duplicate_sysctl_keys_are_rejected() -> None:
-    T.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": "1", "net.b": "2"}}')
+    TC.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": "1", "net.b": "2"}}')
     with pytest.raises(ValueError, match="^duplicated sysctl keys are not allowed$"):
-        T.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": "1", "net.a": "2"}}')
+        TC.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": "1", "net.a": "2"}}')
     # Go decodes both spellings of the field into the same map
     with pytest.raises(ValueError, match="duplicated"):
-        T.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": "1"}, "SYSCTL": {"net.a": "1"}}')
-    T.check_duplicate_sysctl_keys(b'{"args": {"cni": {"sysctl": {"net.a": "1"}}}, "sysctl": {"net.a": "1"}}')
+        TC.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": "1"}, "SYSCTL": {"net.a": "1"}}')
+    TC.check_duplicate_sysctl_keys(b'{"args": {"cni": {"sysctl": {"net.a": "1"}}}, "sysctl": {"net.a": "1"}}')
 
 
 def test_sysctl_type_errors_come_from_the_duplicate_check() -> None:
     with pytest.raises(ValueError) as ei:
-        T.check_duplicate_sysctl_keys(b'{"sysctl": "x"}')
+        TC.check_duplicate_sysctl_keys(b'{"sysctl": "x"}')
     assert str(ei.value) == ("json: cannot unmarshal string into Go struct field sysctlCheck.sysctl of type "
                              "map[main.sysctlKey]string")
     with pytest.raises(ValueError) as ei:
-        T.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": 1}}')
+        TC.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": 1}}')
     assert str(ei.value) == "json: cannot unmarshal number into Go struct field sysctlCheck.sysctl of type string"
     # a duplicate aborts Go's decode before the saved type error is reported
     with pytest.raises(ValueError, match="duplicated"):
-        T.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": 1, "net.a": "2"}}')
+        TC.check_duplicate_sysctl_keys(b'{"sysctl": {"net.a": 1, "net.a": "2"}}')
 
 
 # --- sysctl names --------------------------------------------------------------------------------------
@@ -150,7 +152,7 @@ def test_sysctl_type_errors_come_from_the_duplicate_check() -> None:
     ("net/../kernel/hostname", "eth0", "/proc/sys/net/kernel/hostname"),
 ])
 def test_sysctl_filename(key: str, ifname: str, path: str) -> None:
-    assert T.sysctl_filename(key, ifname) == path
+    assert TC.sysctl_filename(key, ifname) == path
 
 
 @pytest.mark.parametrize("key, shown", [
@@ -159,7 +161,7 @@ def test_sysctl_filename(key: str, ifname: str, path: str) -> None:
 ])
 def test_non_net_sysctls_are_refused(key: str, shown: str) -> None:
     with pytest.raises(ValueError) as ei:
-        T.sysctl_filename(key, "eth0")
+        TC.sysctl_filename(key, "eth0")
     assert str(ei.value) == f'invalid net sysctl key: "{shown}"'
 
 
@@ -167,19 +169,19 @@ def test_non_net_sysctls_are_refused(key: str, shown: str) -> None:
 
 
 def test_allowlist_absent_means_no_restriction(tmp_path: object) -> None:
-    assert T.read_allowlist(os.path.join(str(tmp_path), "missing.conf")) is None
-    T.validate_allowlist([("anything", "1")], None)
+    assert TC.read_allowlist(os.path.join(str(tmp_path), "missing.conf")) is None
+    TC.validate_allowlist([("anything", "1")], None)
 
 
 def test_allowlist_patterns_are_unanchored_regexps(tmp_path: object) -> None:
     p = os.path.join(str(tmp_path), "allowlist.conf")
     with open(p, "w") as f:
         f.write("^net.ipv4.conf.IFNAME.[a-z_]*$\n\n  net.core.somaxconn  \n")
-    allow = T.read_allowlist(p)
+    allow = TC.read_allowlist(p)
     assert allow == ["^net.ipv4.conf.IFNAME.[a-z_]*$", "net.core.somaxconn"]
-    T.validate_allowlist([("net.ipv4.conf.IFNAME.arp_ignore", "1"), ("x.net.core.somaxconn.y", "1")], allow)
+    TC.validate_allowlist([("net.ipv4.conf.IFNAME.arp_ignore", "1"), ("x.net.core.somaxconn.y", "1")], allow)
     with pytest.raises(ValueError) as ei:
-        T.validate_allowlist([("net.ipv6.conf.all.forwarding", "1")], allow)
+        TC.validate_allowlist([("net.ipv6.conf.all.forwarding", "1")], allow)
     assert str(ei.value) == ("Sysctl net.ipv6.conf.all.forwarding is not allowed. Only the following sysctls are "
                              "allowed: [^net.ipv4.conf.IFNAME.[a-z_]*$ net.core.somaxconn]")
 
@@ -190,9 +192,9 @@ def test_allowlist_patterns_are_unanchored_regexps(tmp_path: object) -> None:
 def test_backup_content_holds_exactly_the_attributes_to_change() -> None:
     lk = c.Link(index=2, name="eth0", mtu=1500, address="aa:bb:cc:dd:ee:02", txqlen=1000,
                 flags=c.IFF_UP | T.IFF_PROMISC)
-    t = T.load_conf(args_for(conf(mtu=1400, promisc=True)))
+    t = TC.load_conf(args_for(conf(mtu=1400, promisc=True)))
     assert T.backup_content(t, lk) == {"promisc": True, "mtu": 1500}
-    t = T.load_conf(args_for(conf(mac="0a:00:00:00:00:01", allmulti=False, txQLen=7)))
+    t = TC.load_conf(args_for(conf(mac="0a:00:00:00:00:01", allmulti=False, txQLen=7)))
     assert T.backup_content(t, lk) == {"mac": "aa:bb:cc:dd:ee:02", "allmulti": False, "txQLen": 1000}
 
 

@@ -37,8 +37,8 @@ tracebacks and linecache behave as with a normal import.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import marshal
 import os
@@ -47,6 +47,7 @@ import types
 from importlib.util import MAGIC_NUMBER
 
 from pycni.atomicfile import write_atomic
+from pycni.plugins.registry import PLUGINS
 
 BUNDLE_DIR = ".pycni"
 SUFFIX = ".bundle"
@@ -115,8 +116,6 @@ def _parents(name: str) -> list[str]:
 
 
 def _ipam_plugin_modules() -> list[str]:
-    from pycni.plugins.registry import PLUGINS
-
     return [m for m in PLUGINS.values() if m.startswith("pycni.plugins.ipam.")]
 
 

@@ -17,6 +17,14 @@ import sys
 import tempfile
 import time
 
+from pycni import skel
+from pycni.cli.install import install
+from pycni.linux import sysctl
+from pycni.netlink.netns import netns
+from pycni.plugins.main import bridge
+from pycni.spec import gojson
+from pycni.spec.result import to_json_obj
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -92,16 +100,12 @@ class Topology:
 
 
 def _sysctl(ns: str, name: str, value: str) -> None:
-    from pycni.linux import sysctl
-    from pycni.netlink.netns import netns
-
     with netns(f"/var/run/netns/{ns}"):
         sysctl.set(name, value)
 
 
 def _socket_in(ns: str, family: int) -> socket.socket:
     # A socket belongs to the namespace it was created in, whatever the thread does afterwards.
-    from pycni.netlink.netns import netns
 
     with netns(f"/var/run/netns/{ns}"):
         return socket.socket(family, socket.SOCK_DGRAM)
@@ -109,11 +113,6 @@ def _socket_in(ns: str, family: int) -> socket.socket:
 
 def run_plugin(command: str, topo: Topology, conf: dict[str, Any], plugin_dir: str) -> Any:
     """Run pycni's bridge plugin in-process inside the demo's host namespace."""
-    from pycni import skel
-    from pycni.netlink.netns import netns
-    from pycni.plugins.main import bridge
-    from pycni.spec import gojson
-
     env = {
         "CNI_COMMAND": command, "CNI_CONTAINERID": "pycni-demo", "CNI_NETNS": f"/var/run/netns/{topo.cont}",
         "CNI_IFNAME": "eth0", "CNI_PATH": plugin_dir, "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin"),
@@ -152,7 +151,7 @@ def send_flows(topo: Topology, family: int, dst: str, flows: int) -> list[int]:
 
 
 def _drain(s: socket.socket) -> set[int]:
-    ports = set()
+    ports: set[int] = set()
     while True:
         try:
             data, addr = s.recvfrom(64)
@@ -181,9 +180,6 @@ def main(keep: bool = False, flows: int = 64, out: Any = None) -> int:
     if shutil.which("ip") is None:
         print("pycni demo needs iproute2's `ip` command (apt-get install iproute2)", file=sys.stderr)
         return 1
-    from pycni.cli.install import install
-    from pycni.spec import gojson
-    from pycni.spec.result import to_json_obj
 
     topo = Topology()
     plugin_dir = tempfile.mkdtemp(prefix="pycni-demo-plugins-")

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 
+import pycni
 from pycni.atomicfile import write_atomic
 from pycni.cli.bundle import bundle_path
 from pycni.invoke import LAUNCHER_MARK
@@ -32,8 +33,6 @@ class InstallError(Exception):
 
 
 def package_root() -> str:
-    import pycni
-
     return os.path.dirname(os.path.dirname(os.path.abspath(pycni.__file__)))
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import sys
 
+from pycni.gofmt import join_path
 from pycni.plugins.ipam.host_local.range import Range, RangeSet
-from pycni.plugins.ipam.host_local.store import DEFAULT_DATA_DIR, LAST_IP_PREFIX, go_join, snapshot
+from pycni.plugins.ipam.host_local.store.inspect import snapshot
+from pycni.plugins.ipam.host_local.store.layout import DEFAULT_DATA_DIR, LAST_IP_PREFIX
 from pycni.spec import ipnet
 
 TYPE_CHECKING = False
@@ -51,7 +53,7 @@ def _last_reserved(net_dir: str, idx: int) -> str | None:
 
 
 def network_view(data_dir: str, network: str) -> dict[str, Any]:
-    net_dir = go_join(data_dir, network)
+    net_dir = join_path(data_dir, network)
     entries, state, used_index = snapshot(data_dir, network)
     held = []
     for rel, key in entries:

@@ -7,7 +7,7 @@ import sys
 
 
 def _install_plugins(ns: argparse.Namespace) -> int:
-    from pycni.cli.install import InstallError, install
+    from pycni.cli.install import InstallError, install  # lazy: a sub-command loads only its own module
 
     try:
         paths = install(ns.dir, ns.only or None, python=ns.python)
@@ -20,18 +20,18 @@ def _install_plugins(ns: argparse.Namespace) -> int:
 
 
 def _demo(ns: argparse.Namespace) -> int:
-    from pycni.cli.demo import main as demo_main
+    from pycni.cli.demo import main as demo_main  # lazy: a sub-command loads only its own module
 
     return demo_main(keep=ns.keep, flows=ns.flows)
 
 
 def _runtime(ns: argparse.Namespace) -> int:
-    from pycni.cli.runtime_cmds import run
+    from pycni.cli.runtime_cmds import run  # lazy: a sub-command loads only its own module
 
     return run(ns)
 
 
-def _add_runtime_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_runtime_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """add/check/del/gc/status: cnitool's commands (see pycni.cli.runtime_cmds)."""
     helps = {
         "add": "run the network's plugin chain with ADD for NETNS and print the result",
@@ -61,12 +61,12 @@ def _add_runtime_parsers(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 
 def _ipam_show(ns: argparse.Namespace) -> int:
-    from pycni.cli.ipam_show import run
+    from pycni.cli.ipam_show import run  # lazy: a sub-command loads only its own module
 
     return run(ns.data_dir, ns.network, ns.json)
 
 
-def _add_ipam_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_ipam_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`ipam show`: host-local pools from the store (see pycni.cli.ipam_show)."""
     ipam = sub.add_parser("ipam", help="inspect IPAM state on this host")
     isub = ipam.add_subparsers(dest="ipam_command", required=True)

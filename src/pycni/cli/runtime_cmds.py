@@ -13,6 +13,17 @@ from __future__ import annotations
 import os
 import sys
 
+from pycni.gofmt import q
+from pycni.invoke import split_path
+from pycni.runtime.api import CNIRuntime, RuntimeConf
+from pycni.runtime.conf import load_network
+from pycni.runtime.errors import CNIRuntimeError
+from pycni.runtime.gomarshal import MarshalError, go_any
+from pycni.spec import gojson
+from pycni.spec import result as R
+from pycni.spec.errors import CNIError
+from pycni.spec.godecode import json_kind
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
@@ -27,23 +38,17 @@ class UsageError(Exception):
 
 def parse_cni_args(value: str) -> list[tuple[str, str]]:
     """cnitool's CNI_ARGS parsing: every ';'-separated pair must be exactly K=V, both non-empty."""
-    from pycni.spec.version import go_quote
-
     out = []
     for pair in value.split(";"):
         kv = pair.split("=")
         if len(kv) != 2 or kv[0] == "" or kv[1] == "":
-            raise UsageError(f"invalid CNI_ARGS pair {go_quote(pair)}")
+            raise UsageError(f"invalid CNI_ARGS pair {q(pair)}")
         out.append((kv[0], kv[1]))
     return out
 
 
 def parse_cap_args(value: str) -> dict[str, Any] | None:
     """CAP_ARGS: a JSON object (values decoded as Go's interface{}); `null` means none."""
-    from pycni.runtime.gomarshal import MarshalError, go_any
-    from pycni.spec import gojson
-    from pycni.spec.godecode import json_kind
-
     try:
         obj = gojson.loads(value)
     except gojson.JSONSyntaxError as exc:
@@ -67,16 +72,13 @@ def go_abs(path: str) -> str:
 
 
 def container_id_for(netns_abs: str) -> str:
-    import hashlib
+    import hashlib  # lazy: heavy stdlib, only on this branch
 
     return "cnitool-" + hashlib.sha512(netns_abs.encode("utf-8", "surrogateescape")).digest()[:10].hex()
 
 
 def setup(ns: argparse.Namespace, environ: Any = None) -> tuple[Any, Any]:
     """setupRuntimeConfig: the network list and the RuntimeConf for this invocation."""
-    from pycni.runtime.api import RuntimeConf
-    from pycni.runtime.conf import load_network
-
     env = os.environ if environ is None else environ
     netdir = env.get("NETCONFPATH", "") or DEFAULT_NET_DIR
     net = load_network(netdir, ns.network)
@@ -93,9 +95,6 @@ def setup(ns: argparse.Namespace, environ: Any = None) -> tuple[Any, Any]:
 
 
 def runtime_for(ns: argparse.Namespace, environ: Any = None) -> Any:
-    from pycni.invoke import split_path
-    from pycni.runtime.api import CNIRuntime
-
     env = os.environ if environ is None else environ
     return CNIRuntime(split_path(env.get("CNI_PATH", "")), getattr(ns, "cache_dir", "") or "",
                       in_process=bool(getattr(ns, "in_process", False)))
@@ -103,9 +102,6 @@ def runtime_for(ns: argparse.Namespace, environ: Any = None) -> Any:
 
 def run(ns: argparse.Namespace) -> int:
     """Carry out one sub-command; returns the exit status."""
-    from pycni.runtime.errors import CNIRuntimeError
-    from pycni.spec.errors import CNIError
-
     try:
         net, rt = setup(ns)
         cni = runtime_for(ns)
@@ -113,9 +109,6 @@ def run(ns: argparse.Namespace) -> int:
         if cmd == "add":
             result = cni.add_network_list(net, rt)
             if result is not None:
-                from pycni.spec import gojson
-                from pycni.spec import result as R
-
                 sys.stdout.write(gojson.dumps(R.to_json_obj(result)) + "\n")
                 sys.stdout.flush()
         elif cmd == "check":

@@ -16,17 +16,22 @@ import sys
 import time
 from _socket import AF_INET, AF_INET6
 
+from pycni.gofmt import ipnet_text, mask_hex, q
 from pycni.linux import sysctl
 from pycni.linux.addr import addr_add, addr_list
 from pycni.linux.link import link_by_name, link_set_up
 from pycni.linux.route import ADD, PREPEND, route_add, route_list
 from pycni.netlink import codec as c
-from pycni.netlink.socket import NetlinkError, NetlinkSocket
+from pycni.netlink.socket import NetlinkError, NetlinkSocket, wrap
 from pycni.spec.errors import CNIError, internal
+from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
+
+    from pycni.spec.result import Interface, IPConfig, Result, Route
 
 DAD_WAIT = "wait"
 DAD_SKIP = "skip"
@@ -44,26 +49,20 @@ _SCOPE_NAMES = {0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowh
 # Go-flavoured rendering for error texts (the reference formats its values with %v / %q)
 
 
-def _q(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _go_ip(ip: str | None) -> str:
     return "<nil>" if ip is None else c.canonical_ip(ip)
 
 
 def _go_mask(ip: str, plen: int) -> str:
-    bits = 128 if ":" in ip else 32
-    return (((1 << plen) - 1) << (bits - plen)).to_bytes(bits // 8, "big").hex()
+    return mask_hex(128 if family_of(ip) == 6 else 32, plen)
 
 
 def _go_ipnet(cidr: str) -> str:
     """A net.IPNet value printed with %v: `{10.99.0.0 ffff0000}` (verified against the 1.1.1 binaries)."""
-    ip, plen = c.split_cidr(cidr)
-    return f"{{{ip} {_go_mask(ip, plen)}}}"
+    return ipnet_text(*c.split_cidr(cidr))
 
 
-def _go_ipconfig(ipc: dict[str, Any]) -> str:
+def _go_ipconfig(ipc: IPConfig) -> str:
     """An IPConfig printed with %+v. The reference prints the Interface *pointer*; its value is shown here."""
     idx = ipc.get("interface")
     try:
@@ -103,7 +102,7 @@ class PlannedRoute:
     advmss: int
     nexthops: list[tuple[str | None, int]]
     ifindex: int
-    sources: list[dict[str, Any]]
+    sources: list[Route]
     first_for_dst: bool
 
     def __init__(self, family: int, dst: str, dst_len: int, dst_text: str, table: int, priority: int, scope: int,
@@ -177,7 +176,7 @@ def _route_desc(dst: str, gw: str | None, ifname: str, prio: int, scope: int, ta
             f"(Scope: {_go_scope(scope)}, Table: {table})")
 
 
-def plan_routes(ifindex: int, routes: list[dict[str, Any]], v4gw: str | None, v6gw: str | None, *,
+def plan_routes(ifindex: int, routes: Sequence[Route], v4gw: str | None, v6gw: str | None, *,
                 ifname: str | None = None) -> list[PlannedRoute]:
     """Group result routes into kernel routes, in order of first appearance.
 
@@ -258,16 +257,12 @@ class SettleError(Exception):
 def settle_addresses(ifname: str, timeout: float = SETTLE_TIMEOUT, nl: NetlinkSocket | None = None) -> None:
     """The reference's SettleAddresses: poll the link's IPv6 addresses every 50 ms until none is tentative;
     DADFAILED fails at once; past the deadline it fails only if the link is oper-up (no carrier = no DAD)."""
-    try:
+    with wrap("failed to retrieve link", error=SettleError):
         link = link_by_name(ifname, nl)
-    except NetlinkError as e:
-        raise SettleError(f"failed to retrieve link: {e}") from None
     deadline = time.monotonic() + timeout
     while True:
-        try:
+        with wrap("could not list addresses", error=SettleError):
             addrs = addr_list(link.index, AF_INET6, nl)
-        except NetlinkError as e:
-            raise SettleError(f"could not list addresses: {e}") from None
         if not addrs:
             return
         ok = True
@@ -280,10 +275,8 @@ def settle_addresses(ifname: str, timeout: float = SETTLE_TIMEOUT, nl: NetlinkSo
         if ok:
             return
         if time.monotonic() > deadline:
-            try:
+            with wrap("failed to retrieve link", error=SettleError):
                 link = link_by_name(ifname, nl)
-            except NetlinkError as e:
-                raise SettleError(f"failed to retrieve link: {e}") from None
             if link.operstate == c.IF_OPER_UP:
                 # The reference prints a Duration with %d (nanoseconds); seconds are printed here.
                 raise SettleError(f"link {ifname} still has tentative addresses after {timeout:g} seconds")
@@ -301,32 +294,34 @@ def _enable_ipv6(ifname: str) -> None:
         try:
             value = sysctl.get(name)
         except OSError as e:
-            print(f"ipam_linux: failed to read sysctl {_q(name)}: {e}", file=sys.stderr)
+            print(f"ipam_linux: failed to read sysctl {q(name)}: {e}", file=sys.stderr)
             continue
         if value == "0":
             continue
         try:
             sysctl.set(name, "0")
         except OSError as e:
-            raise internal(f"failed to enable IPv6 for interface {_q(iface)} ({name}={value}): {e}") from None
+            raise internal(f"failed to enable IPv6 for interface {q(iface)} ({name}={value}): {e}") from None
     try:
         sysctl.set(KEEP_ADDR_ON_DOWN.format(ifname), "1")
     except OSError as e:
-        raise internal(f"failed to enable keep_addr_on_down for interface {_q(ifname)}: {e}") from None
+        raise internal(f"failed to enable keep_addr_on_down for interface {q(ifname)}: {e}") from None
 
 
-def _iface_ok(ipc: dict[str, Any], interfaces: list[dict[str, Any]], ifname: str) -> bool:
+def _iface_ok(ipc: IPConfig, interfaces: list[Interface], ifname: str) -> bool:
     idx = ipc.get("interface")
     return type(idx) is int and 0 <= idx < len(interfaces) and interfaces[idx].get("name") == ifname
 
 
-def _track_gateway(ipc: dict[str, Any], v4gw: str | None, v6gw: str | None) -> tuple[str | None, str | None]:
+def _track_gateway(ipc: IPConfig, v4gw: str | None, v6gw: str | None) -> tuple[str | None, str | None]:
     # As the reference: the first IPv4 gateway, and the first IPv6 one; a missing gateway is "not IPv4".
     gw = ipc.get("gateway")
-    gw_is_v4 = gw is not None and ":" not in gw
-    if gw_is_v4 and v4gw is None:
-        v4gw = c.canonical_ip(gw)
-    elif not gw_is_v4 and v6gw is None and gw is not None:
+    if gw is None:
+        return v4gw, v6gw
+    if family_of(gw) == 4:
+        if v4gw is None:
+            v4gw = c.canonical_ip(gw)
+    elif v6gw is None:
         v6gw = c.canonical_ip(gw)
     return v4gw, v6gw
 
@@ -339,7 +334,7 @@ def dad_mode(conf: dict[str, Any], raw: Any) -> str:
     return mode
 
 
-def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT) -> None:
+def configure_iface(ifname: str, result: Result, *, dad: str = DAD_WAIT) -> None:
     """Add the result's addresses (those whose `interface` points at ifname) and routes to ifname, set it up.
     Raises CNIError(999, <reference text>) on failure; what was added before a failure stays."""
     if dad not in (DAD_WAIT, DAD_SKIP):
@@ -348,10 +343,8 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
     if not interfaces:
         raise internal("no interfaces to configure")
     with NetlinkSocket() as nl:
-        try:
+        with wrap("failed to lookup %q", ifname, error=internal):
             link = link_by_name(ifname, nl)
-        except NetlinkError as e:
-            raise internal(f"failed to lookup {_q(ifname)}: {e}") from None
 
         v4gw: str | None = None
         v6gw: str | None = None
@@ -360,8 +353,8 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
             if ipc.get("interface") is None:
                 continue  # the reference skips these entirely (no address, no gateway)
             if not _iface_ok(ipc, interfaces, ifname):
-                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {_q(ifname)}: invalid interface index")
-            is_v6 = ":" in ipc["address"]
+                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {q(ifname)}: invalid interface index")
+            is_v6 = family_of(ipc["address"]) == 6
             if is_v6 and not ipv6_enabled:
                 _enable_ipv6(ifname)
                 ipv6_enabled = True
@@ -369,25 +362,21 @@ def configure_iface(ifname: str, result: dict[str, Any], *, dad: str = DAD_WAIT)
             try:
                 addr_add(link.index, ipc["address"], flags=flags, nl=nl)
             except (NetlinkError, c.CodecError) as e:
-                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {_q(ifname)}: {e}") from None
+                raise internal(f"failed to add IP addr {_go_ipconfig(ipc)} to {q(ifname)}: {e}") from None
             v4gw, v6gw = _track_gateway(ipc, v4gw, v6gw)
 
-        try:
+        with wrap("failed to set %q UP", ifname, error=internal):
             link_set_up(link, nl)
-        except NetlinkError as e:
-            raise internal(f"failed to set {_q(ifname)} UP: {e}") from None
 
         if v6gw is not None and dad == DAD_WAIT:
             try:
                 settle_addresses(ifname, SETTLE_TIMEOUT, nl)
             except SettleError as e:
-                raise internal(f"failed to settle addresses for {_q(ifname)}: {e}") from None
+                raise internal(f"failed to settle addresses for {q(ifname)}: {e}") from None
 
         for plan in plan_routes(link.index, result.get("routes") or [], v4gw, v6gw, ifname=ifname):
-            try:
+            with wrap("failed to add route '%s'", plan.describe(ifname), error=internal):
                 route_add(plan.to_route(), plan.add_flags, nl)
-            except NetlinkError as e:
-                raise internal(f"failed to add route '{plan.describe(ifname)}': {e}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,20 +441,16 @@ def _expected_text(plan: PlannedRoute, gw: str | None, weight: int, ifname: str)
     return " ".join(parts) + " not found in routing table"
 
 
-def check_iface(ifname: str, result: dict[str, Any]) -> None:
+def check_iface(ifname: str, result: Result) -> None:
     """Verify that every address of the result meant for ifname is on it, and every (grouped) route exists:
     a multipath group must be ONE kernel route whose nexthops include each gateway with its weight.
     Raises CNIError(999, ...) naming the first missing item."""
     interfaces = result.get("interfaces") or []
     with NetlinkSocket() as nl:
-        try:
+        with wrap("failed to lookup %q", ifname, error=internal):
             link = link_by_name(ifname, nl)
-        except NetlinkError as e:
-            raise internal(f"failed to lookup {_q(ifname)}: {e}") from None
-        try:
+        with wrap("Cannot obtain List of IP Addresses", error=internal):
             have = {(a.ip, a.prefixlen) for a in addr_list(link.index, 0, nl)}
-        except NetlinkError as e:
-            raise internal(f"Cannot obtain List of IP Addresses: {e}") from None
         v4gw: str | None = None
         v6gw: str | None = None
         for ipc in result.get("ips") or []:
@@ -478,10 +463,8 @@ def check_iface(ifname: str, result: dict[str, Any]) -> None:
         plans = plan_routes(link.index, result.get("routes") or [], v4gw, v6gw, ifname=ifname)
         if not plans:
             return
-        try:
+        with wrap("failed to list routes", error=internal):
             kernel = route_list(0, nl=nl)
-        except NetlinkError as e:
-            raise internal(f"failed to list routes: {e}") from None
     for plan in plans:
         cands = _candidates(kernel, plan)
         best: list[tuple[str | None, int]] | None = None

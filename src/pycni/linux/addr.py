@@ -6,7 +6,7 @@ waiting here (see ipam.configure).
 
 from __future__ import annotations
 
-from _socket import AF_INET, AF_INET6
+from _socket import AF_INET
 
 from pycni.netlink import codec as c
 from pycni.netlink.socket import scoped
@@ -31,7 +31,7 @@ def make_addr(index: int, cidr: str, flags: int = 0) -> Addr:
     """The Addr the reference's AddrAdd would send for cidr: local = address = ip, and for IPv4 prefixes
     shorter than /31 the broadcast address of the subnet."""
     ip, plen = c.split_cidr(cidr)
-    fam = AF_INET6 if ":" in ip else AF_INET
+    fam = c.ip_family(ip)
     a = Addr(family=fam, prefixlen=plen, flags=flags, index=index, local=ip, address=ip)
     if fam == AF_INET and plen < 31:
         a.broadcast = c.ipv4_broadcast(ip, plen)
@@ -46,6 +46,6 @@ def addr_add(index: int, cidr: str, *, flags: int = 0, nl: NetlinkSocket | None 
 
 def addr_del(index: int, cidr: str, nl: NetlinkSocket | None = None) -> None:
     ip, plen = c.split_cidr(cidr)
-    fam = AF_INET6 if ":" in ip else AF_INET
+    fam = c.ip_family(ip)
     with scoped(nl) as s:
         s.request(c.RTM_DELADDR, c.pack_addr(Addr(family=fam, prefixlen=plen, index=index, local=ip, address=ip)))

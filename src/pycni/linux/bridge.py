@@ -10,10 +10,16 @@ calling thread. Error texts are the reference's (plugins/main/bridge, pkg/link/s
 from __future__ import annotations
 
 import struct
+import sys
 from _socket import AF_INET, AF_INET6
 
+from pycni.gofmt import q
+from pycni.linux import sysctl
+from pycni.linux.addr import addr_add, addr_del, addr_list
+from pycni.linux.link import link_by_name, link_set_hwaddr, link_set_up
 from pycni.netlink import codec as c
-from pycni.netlink.socket import NetlinkError, NetlinkSocket, scoped
+from pycni.netlink.socket import ExistsError, NetlinkError, NetlinkSocket, scoped, wrap
+from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,12 +55,6 @@ OPER_STATE_NAMES = {0: "unknown", 1: "not-present", 2: "down", 3: "lower-layer-d
 
 class BridgeError(ValueError):
     """A bridge verb failed; str() is the reference's text."""
-
-
-def _q(s: str) -> str:
-    from pycni.spec.version import go_quote
-
-    return go_quote(s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,24 +190,16 @@ def _index(link: c.Link | int) -> int:
 
 def bridge_by_name(name: str, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's bridgeByName: the link, which must be a bridge."""
-    from pycni.linux.link import link_by_name
-
-    try:
+    with wrap("could not lookup %q", name, error=BridgeError):
         link = link_by_name(name, nl)
-    except NetlinkError as e:
-        raise BridgeError(f"could not lookup {_q(name)}: {e}") from None
     if link.kind != "bridge":
-        raise BridgeError(f"{_q(name)} already exists but is not a bridge")
+        raise BridgeError(f"{q(name)} already exists but is not a bridge")
     return link
 
 
 def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: NetlinkSocket | None = None) -> c.Link:
     """The reference's ensureBridge: create (an existing link is kept as it is), promisc on if asked, check that
     the link is a bridge, accept_ra=0 on it, set it up. Errors are *not* yet wrapped in `failed to create bridge`."""
-    from pycni.linux import sysctl
-    from pycni.linux.link import link_set_up
-    from pycni.netlink.socket import ExistsError
-
     with scoped(nl) as s:
         try:
             if name == "":
@@ -217,15 +209,12 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
         except ExistsError:
             pass
         except NetlinkError as e:
-            raise BridgeError(f"could not add {_q(name)}: {e}") from None
+            raise BridgeError(f"could not add {q(name)}: {e}") from None
         if promisc:
-            try:
+            with wrap("could not set promiscuous mode on %q", name, error=BridgeError):
                 # by name: the index is not known yet (the Go library looks it up the same way)
-                from pycni.linux.link import link_by_name
 
                 set_promisc(link_by_name(name, s), True, s)
-            except NetlinkError as e:
-                raise BridgeError(f"could not set promiscuous mode on {_q(name)}: {e}") from None
         br = bridge_by_name(name, s)
         try:
             sysctl.set(f"net/ipv6/conf/{name}/accept_ra", "0")
@@ -243,7 +232,7 @@ def ensure_bridge(name: str, mtu: int, promisc: bool, vlan_filtering: bool, nl: 
 
 
 def _contains(net_ip: str, plen: int, ip: str) -> bool:
-    if (":" in net_ip) != (":" in ip):
+    if family_of(net_ip) != family_of(ip):
         return False
     return c.mask_ip(net_ip, plen) == c.mask_ip(ip, plen)
 
@@ -257,45 +246,31 @@ def ensure_addr(link: c.Link, family: int, cidr: str, force: bool, *, nodad: boo
     value it had when `link` was read (pinning it: otherwise it follows the lowest port MAC).
     pycni: `nodad` adds an IPv6 address with IFA_F_NODAD (the "dad": "skip" extension).
     """
-    from pycni.linux.addr import addr_add, addr_del, addr_list
-    from pycni.linux.link import link_set_hwaddr
-    from pycni.netlink.socket import ExistsError
-
     ip, plen = c.split_cidr(cidr)
     want = f"{ip}/{plen}"
     name = link.name or ""
     with scoped(nl) as s:
-        try:
+        with wrap("could not get list of IP addresses", error=BridgeError):
             have = addr_list(link.index, family, s)
-        except NetlinkError as e:
-            raise BridgeError(f"could not get list of IP addresses: {e}") from None
         for a in have:
             aip = a.ip or ""
             if f"{aip}/{a.prefixlen}" == want:
                 return
             if family == AF_INET or _contains(aip, a.prefixlen, ip) or _contains(ip, plen, aip):
                 if not force:
-                    raise BridgeError(f"{_q(name)} already has an IP address different from {want}")
-                try:
+                    raise BridgeError(f"{q(name)} already has an IP address different from {want}")
+                with wrap("could not remove IP address from %q", name, error=BridgeError):
                     addr_del(link.index, f"{aip}/{a.prefixlen}", s)
-                except NetlinkError as e:
-                    raise BridgeError(f"could not remove IP address from {_q(name)}: {e}") from None
         flags = c.IFA_F_NODAD if nodad and family == AF_INET6 else 0
         try:
             addr_add(link.index, want, flags=flags, nl=s)
         except ExistsError:
             pass
         except NetlinkError as e:
-            raise BridgeError(f"could not add IP address {want} to {_q(name)}: {e}") from None
+            raise BridgeError(f"could not add IP address {want} to {q(name)}: {e}") from None
         if link.address:
-            try:
+            with wrap("could not set bridge's mac", error=BridgeError):
                 link_set_hwaddr(link, link.address, s)
-            except NetlinkError as e:
-                raise BridgeError(f"could not set bridge's mac: {e}") from None
-
-
-def family_of(ip: str) -> int:
-    return AF_INET6 if ":" in ip else AF_INET
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,8 +349,8 @@ class NftError(RuntimeError):
 
 
 def _nft_apply(cfg: dict[str, Any]) -> None:
-    import json
-    import subprocess
+    import json  # lazy: heavy stdlib, only on this branch
+    import subprocess  # lazy: heavy stdlib, only on this branch
 
     try:
         proc = subprocess.run(["nft", "-j", "-f", "-"], input=json.dumps(cfg), capture_output=True, text=True,
@@ -387,8 +362,8 @@ def _nft_apply(cfg: dict[str, Any]) -> None:
 
 
 def _nft_prerouting_rules() -> list[dict[str, Any]]:
-    import json
-    import subprocess
+    import json  # lazy: heavy stdlib, only on this branch
+    import subprocess  # lazy: heavy stdlib, only on this branch
 
     try:
         proc = subprocess.run(["nft", "-j", "list", "chain", "bridge", NAT_TABLE, PREROUTING], capture_output=True,
@@ -416,8 +391,6 @@ def spoofcheck_setup(iface: str, mac: str, ref_id: str) -> None:
 def spoofcheck_teardown(ref_id: str) -> None:
     """Remove this attachment's PREROUTING rule and both chains; table and base chain stay.
     Raises BridgeError `failed to teardown spoof-check: <rule error>, <chain error>` (Go's %v of nil: <nil>)."""
-    import sys
-
     rule_err: str | None = None
     try:
         prerouting = _nft_prerouting_rules()

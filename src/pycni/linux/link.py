@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+from pycni.linux import sysctl
 from pycni.netlink import codec as c
+from pycni.netlink.netns import netns, open_netns
 from pycni.netlink.socket import ExistsError, LinkNotFoundError, NetlinkError, NetlinkSocket, scoped
 
 Link = c.Link
@@ -175,9 +177,6 @@ def _exists(name: str, nl: NetlinkSocket) -> bool:
 def setup_veth(cont_name: str, host_name: str, mtu: int, cont_mac: str, host_ns_path: str) -> tuple[Link, Link]:
     """The reference's SetupVethWithName, called inside the container namespace: create the pair with the host
     end in host_ns_path, bring the host end up and set its accept_ra=0 (best effort). Returns (host, container)."""
-    from pycni.linux import sysctl
-    from pycni.netlink.netns import netns, open_netns
-
     fd = open_netns(host_ns_path)
     try:
         peer, cont = make_veth(cont_name, host_name, mtu, cont_mac, fd)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import struct
 
-from pycni.linux.link import get_link_payload
+from pycni.linux.link import del_link_by_name, get_link_payload, link_by_index, link_by_name, link_set_name
+from pycni.linux.route import route_list
 from pycni.netlink import codec as c
+from pycni.netlink.netns import NSPathNotExistError, netns
 from pycni.netlink.socket import LinkNotFoundError, NetlinkSocket, scoped
 
 TYPE_CHECKING = False
@@ -190,8 +192,6 @@ def link_set_attrs(index: int, *, mtu: int = 0, mac: str | None = None, nl: Netl
 
 def rename_link(cur: str, new: str, nl: NetlinkSocket | None = None) -> None:
     """The reference's RenameLink: look cur up, set its name (errors raw: "Link not found", "file exists")."""
-    from pycni.linux.link import link_by_name, link_set_name
-
     with scoped(nl) as s:
         lk = link_by_name(cur, s)
         link_set_name(lk, new, s)
@@ -200,9 +200,6 @@ def rename_link(cur: str, new: str, nl: NetlinkSocket | None = None) -> None:
 def default_route_ifname(nl: NetlinkSocket | None = None) -> str:
     """Name of the device of the first default route of the main table (IPv4 routes come first in the dump),
     as the reference's getDefaultRouteInterfaceName; ValueError("no default route interface found")."""
-    from pycni.linux.link import link_by_index
-    from pycni.linux.route import route_list
-
     with scoped(nl) as s:
         for r in route_list(0, table=c.RT_TABLE_MAIN, nl=s):
             if r.flags & RTM_F_CLONED or r.dst_len != 0:
@@ -214,9 +211,6 @@ def default_route_ifname(nl: NetlinkSocket | None = None) -> str:
 def del_link_in_netns(netns_path: str, ifname: str) -> None:
     """The DEL step every link plugin shares: delete ifname inside netns_path; success when the namespace or
     the link is already gone. Other errors carry the reference's text (`failed to delete "x": ...`)."""
-    from pycni.linux.link import del_link_by_name
-    from pycni.netlink.netns import NSPathNotExistError, netns
-
     try:
         with netns(netns_path):
             try:
@@ -233,7 +227,7 @@ def _unshare_net() -> int:
     if unshare is not None:
         unshare(CLONE_NEWNET)
     else:
-        import ctypes
+        import ctypes  # lazy: heavy stdlib, only on this branch
 
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.unshare(CLONE_NEWNET) != 0:
@@ -245,7 +239,7 @@ def _unshare_net() -> int:
 def temp_netns() -> int:
     """A new, empty network namespace, alive while the returned fd is open (the reference's TempNetNS).
     It is made on a short-lived thread, so the caller's thread never leaves its namespace."""
-    import threading
+    import threading  # lazy: heavy stdlib, only on this branch
 
     box: dict[str, object] = {}
 

@@ -6,8 +6,6 @@ message with RTA_MULTIPATH; nothing here decides *whether* to group routes (see 
 
 from __future__ import annotations
 
-from _socket import AF_INET, AF_INET6
-
 from pycni.netlink import codec as c
 from pycni.netlink.socket import scoped
 
@@ -31,7 +29,7 @@ def make_route(dst: str, *, gw: str | None = None, oif: int | None = None, table
     """A unicast route to dst (CIDR, host bits kept as given). table 0 = main; priority 0 = not sent
     (kernel default: 0 for IPv4, 1024 for IPv6); mtu/advmss 0 = not sent."""
     ip, plen = c.split_cidr(dst)
-    family = AF_INET6 if ":" in ip else AF_INET
+    family = c.ip_family(ip)
     metrics: dict[int, int] = {}
     if mtu > 0:
         metrics[c.RTAX_MTU] = mtu
@@ -79,7 +77,7 @@ def route_list(family: int = 0, *, table: int | None = None, dst: str | None = N
     want_dst = None
     if dst is not None:
         ip, plen = c.split_cidr(dst)
-        want_dst = _dst_key(AF_INET6 if ":" in ip else AF_INET, ip, plen)
+        want_dst = _dst_key(c.ip_family(ip), ip, plen)
     with scoped(nl) as s:
         msgs = s.dump(c.RTM_GETROUTE, c.pack_rtmsg(family=family))
     routes = (c.unpack_route(m.payload) for m in msgs if m.type == c.RTM_NEWROUTE)

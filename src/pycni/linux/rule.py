@@ -88,7 +88,7 @@ class Rule:
 def from_source(cidr: str, table: int, priority: int | None = None) -> Rule:
     """`ip rule add from <cidr> table <table> [priority N]`."""
     ip, plen = c.split_cidr(cidr)
-    return Rule(family=AF_INET6 if ":" in ip else AF_INET, src=ip, src_len=plen, table=table, priority=priority)
+    return Rule(family=c.ip_family(ip), src=ip, src_len=plen, table=table, priority=priority)
 
 
 def host_source(ip: str, table: int) -> Rule:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from pycni.gofmt import errno_text
+
 PROC_SYS = "/proc/sys/"
 
 
@@ -15,10 +17,7 @@ class SysctlError(OSError):
     """A failed read or write; str() is Go's *PathError text, e.g. `open /proc/sys/x: no such file or directory`."""
 
     def __init__(self, op: str, path: str, err: int) -> None:
-        text = os.strerror(err)
-        if len(text) > 1 and not text[1].isupper():
-            text = text[0].lower() + text[1:]
-        super().__init__(err, text, path)
+        super().__init__(err, errno_text(err), path)
         self.op = op
 
     def __str__(self) -> str:

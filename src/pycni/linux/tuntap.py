@@ -7,8 +7,11 @@ nothing here reads or writes packets. MTU, MAC, master and up state are netlink'
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
+
+from pycni.gofmt import errno_text
 
 TUN_DEVICE = "/dev/net/tun"
 
@@ -52,11 +55,6 @@ class TuntapError(OSError):
         return self.text
 
 
-def _errtext(err: int | None) -> str:
-    text = os.strerror(err or 0)
-    return text[0].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
-
-
 def ifreq(name: str, flags: int) -> bytes:
     raw = name.encode()
     if len(raw) >= IFNAMSIZ:
@@ -79,30 +77,28 @@ def create(name: str, flags: int, *, owner: int | None = None, group: int | None
            persist: bool = True) -> str:
     """Create tun/tap `name` with `flags` (IFF_TUN or IFF_TAP plus options), optionally owned by uid/gid, and make
     it persistent. Returns the kernel's name for it. TuntapError on failure (nothing is left behind)."""
-    import fcntl
-
     try:
         fd = os.open(TUN_DEVICE, os.O_RDWR | os.O_CLOEXEC)
     except OSError as e:
-        raise TuntapError(e.errno or 0, f"open {TUN_DEVICE}: {_errtext(e.errno)}") from None
+        raise TuntapError(e.errno or 0, f"open {TUN_DEVICE}: {errno_text(e.errno or 0)}") from None
     try:
         req = bytearray(ifreq(name, flags))
         try:
             fcntl.ioctl(fd, TUNSETIFF, req)
         except OSError as e:
-            raise TuntapError(e.errno or 0, f"Tuntap IOCTL TUNSETIFF failed [0], errno {_errtext(e.errno)}") from None
+            raise TuntapError(e.errno or 0, f"Tuntap IOCTL TUNSETIFF failed [0], errno {errno_text(e.errno or 0)}") from None
         for what, req_no, value in (("TUNSETOWNER", TUNSETOWNER, owner), ("TUNSETGROUP", TUNSETGROUP, group)):
             if value is None:
                 continue
             try:
                 fcntl.ioctl(fd, req_no, value)
             except OSError as e:
-                raise TuntapError(e.errno or 0, f"Tuntap IOCTL {what} failed [0], errno {_errtext(e.errno)}") from None
+                raise TuntapError(e.errno or 0, f"Tuntap IOCTL {what} failed [0], errno {errno_text(e.errno or 0)}") from None
         if persist:
             try:
                 fcntl.ioctl(fd, TUNSETPERSIST, 1)
             except OSError as e:
-                raise TuntapError(e.errno or 0, f"Tuntap IOCTL TUNSETPERSIST failed, errno {_errtext(e.errno)}") from None
+                raise TuntapError(e.errno or 0, f"Tuntap IOCTL TUNSETPERSIST failed, errno {errno_text(e.errno or 0)}") from None
         return _IFREQ.unpack(bytes(req))[0].split(b"\0", 1)[0].decode()
     finally:
         os.close(fd)  # a non-persistent device (or one whose setup failed) goes away here

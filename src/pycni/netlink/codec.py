@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
+from pycni.spec.ipnet import family_of
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -305,7 +307,7 @@ def _cstr(data: bytes) -> str:
 
 
 def ip_family(ip: str) -> int:
-    return AF_INET6 if ":" in ip else AF_INET
+    return AF_INET6 if family_of(ip) == 6 else AF_INET
 
 
 def ip_bytes(ip: str) -> bytes:
@@ -329,7 +331,7 @@ def split_cidr(cidr: str) -> tuple[str, int]:
     ip, sep, plen = cidr.partition("/")
     if not sep or not plen.isdigit():
         raise CodecError(f"invalid CIDR address: {cidr}")
-    bits = 128 if ":" in ip else 32
+    bits = 128 if family_of(ip) == 6 else 32
     n = int(plen)
     if n > bits:
         raise CodecError(f"invalid CIDR address: {cidr}")

@@ -13,6 +13,9 @@ then decides), anything else is NSPathNotNSError `unknown FS magic on "<p>": <he
 from __future__ import annotations
 
 import os
+import sys
+
+from pycni.gofmt import errno_text, q
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,19 +49,10 @@ class NetNSRestoreError(NetNSError):
     """The thread could not return to its original namespace: it must not be used for anything else."""
 
 
-def _go_quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _strerror(err: int | None) -> str:
-    text = os.strerror(err or 0)
-    return text[0].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
-
-
 def _get_libc() -> Any:
     global _libc
     if _libc is None:
-        import ctypes  # only where os.setns is missing (Python < 3.12) or a statfs is needed
+        import ctypes  # lazy: only where os.setns is missing (Python < 3.12) or a statfs is needed
 
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
@@ -70,7 +64,7 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
     if native is not None:
         native(fd, nstype)
         return
-    import ctypes
+    import ctypes  # lazy: heavy stdlib, only on this branch
 
     if _get_libc().setns(fd, nstype) != 0:
         err = ctypes.get_errno()
@@ -79,14 +73,13 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
 
 def fs_magic(path: str) -> int:
     """statfs(2) f_type of path (glibc's struct statfs starts with f_type: a long, an int on s390x)."""
-    import ctypes
+    import ctypes  # lazy: heavy stdlib, only on this branch
 
     buf = ctypes.create_string_buffer(512)
     if _get_libc().statfs(os.fsencode(path), buf) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), path)
     width = 4 if os.uname().machine.startswith("s390") else ctypes.sizeof(ctypes.c_long)
-    import sys
 
     return int.from_bytes(buf.raw[:width], sys.byteorder) & 0xFFFFFFFF
 
@@ -96,17 +89,17 @@ def check_netns_path(path: str) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise NSPathNotExistError(f"failed to Statfs {_go_quote(path)}: no such file or directory") from None
+        raise NSPathNotExistError(f"failed to Statfs {q(path)}: no such file or directory") from None
     except OSError as e:
-        raise NetNSError(f"failed to Statfs {_go_quote(path)}: {_strerror(e.errno)}") from None
+        raise NetNSError(f"failed to Statfs {q(path)}: {errno_text(e.errno or 0)}") from None
     if st.st_dev == os.stat(THREAD_NS).st_dev:
         return
     try:
         magic = fs_magic(path)
     except OSError as e:
-        raise NetNSError(f"failed to Statfs {_go_quote(path)}: {_strerror(e.errno)}") from None
+        raise NetNSError(f"failed to Statfs {q(path)}: {errno_text(e.errno or 0)}") from None
     if magic not in (NSFS_MAGIC, PROC_SUPER_MAGIC):
-        raise NSPathNotNSError(f"unknown FS magic on {_go_quote(path)}: {magic:x}")
+        raise NSPathNotNSError(f"unknown FS magic on {q(path)}: {magic:x}")
 
 
 def open_netns(path: str) -> int:
@@ -115,7 +108,7 @@ def open_netns(path: str) -> int:
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise NetNSError(f"open {path}: {_strerror(e.errno)}") from None
+        raise NetNSError(f"open {path}: {errno_text(e.errno or 0)}") from None
 
 
 def netns_id(path: str = THREAD_NS) -> tuple[int, int]:
@@ -145,13 +138,13 @@ class netns:  # noqa: N801 - used like a function: `with netns(path):`
             try:
                 orig = os.open(THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as e:
-                raise NetNSError(f"Failed to open current namespace: {_strerror(e.errno)}") from None
+                raise NetNSError(f"Failed to open current namespace: {errno_text(e.errno or 0)}") from None
             try:
                 setns(target)
             except OSError as e:
                 os.close(orig)
                 p = self.path
-                msg = f"error switching to ns {p}: Error switching to ns {p}: {_strerror(e.errno)}"
+                msg = f"error switching to ns {p}: Error switching to ns {p}: {errno_text(e.errno or 0)}"
                 raise NetNSError(msg) from None
         finally:
             os.close(target)
@@ -163,7 +156,7 @@ class netns:  # noqa: N801 - used like a function: `with netns(path):`
         try:
             setns(orig)
         except OSError as e:
-            raise NetNSRestoreError(f"failed to return to the original network namespace: {_strerror(e.errno)}") from ev
+            raise NetNSRestoreError(f"failed to return to the original network namespace: {errno_text(e.errno or 0)}") from ev
         finally:
             os.close(orig)
 

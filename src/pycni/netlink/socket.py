@@ -6,17 +6,16 @@ namespace and never cache it across namespaces. No message building here (see co
 
 from __future__ import annotations
 
-import errno as _errno
-import os
 import _socket
+import errno as _errno
 import sys as _sys
 
-from pycni.netlink import codec as c
-
 from pycni.gofmt import errno_text, sprintf
+from pycni.netlink import codec as c
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
 DUMP_ATTEMPTS = 5
@@ -43,20 +42,22 @@ class NetlinkError(OSError):
 
 class wrap:  # noqa: N801 - used as a `with` statement, like a function
     """`with wrap("failed to lookup %q", name):` turns a kernel error into upstream's plugin error,
-    ValueError("<template with args>: <kernel text>") (code 999 at skel), as Go's fmt.Errorf("...: %v")."""
+    ValueError("<template with args>: <kernel text>") (code 999 at skel), as Go's fmt.Errorf("...: %v").
+    `error=` builds another exception from that text (a verb's own error class, or a CNIError)."""
 
-    __slots__ = ("template", "args")
+    __slots__ = ("template", "args", "error")
 
-    def __init__(self, template: str, *args: object) -> None:
+    def __init__(self, template: str, *args: object, error: Callable[[str], BaseException] = ValueError) -> None:
         self.template = template
         self.args = args
+        self.error = error
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if isinstance(exc, NetlinkError):
-            raise ValueError(f"{sprintf(self.template, *self.args)}: {exc}") from None
+            raise self.error(f"{sprintf(self.template, *self.args)}: {exc}") from None
 
 
 class ExistsError(NetlinkError):

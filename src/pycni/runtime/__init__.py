@@ -15,9 +15,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycni.runtime.api import CNIRuntime, NetworkAttachment, RuntimeConf
     from pycni.runtime.cache import DEFAULT_CACHE_DIR
-    from pycni.runtime.conf import (NetworkConfigList, PluginConfig, conf_files, conf_list_from_conf,
-                                    load_conf, load_network, load_network_file, network_conf_from_bytes,
-                                    network_conf_from_file, plugin_conf_from_bytes)
+    from pycni.runtime.conf import (
+        NetworkConfigList,
+        PluginConfig,
+        conf_files,
+        conf_list_from_conf,
+        load_conf,
+        load_network,
+        load_network_file,
+        network_conf_from_bytes,
+        network_conf_from_file,
+        plugin_conf_from_bytes,
+    )
     from pycni.runtime.errors import CNIRuntimeError, ConfigError, NoConfigsFoundError, NotFoundError
 
 _EXPORTS = {

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import os
 
+from pycni import invoke
+from pycni.gofmt import q
+from pycni.invoke import find_in_path
 from pycni.runtime import cache
 from pycni.runtime.conf import NetworkConfigList, PluginConfig, inject_conf
 from pycni.runtime.errors import CNIRuntimeError, join, wrap
 from pycni.runtime.gomarshal import Ordered, RawJSON
+from pycni.skel import valid_name, validate_container_id, validate_ifname
+from pycni.spec import errors as E
+from pycni.spec import gojson
+from pycni.spec import result as R
 from pycni.spec.errors import CNIError
-from pycni.spec.version import CURRENT, VersionError, at_least, go_quote
+from pycni.spec.version import CURRENT, VersionError, at_least
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,7 +45,7 @@ class RuntimeConf:
         self.container_id = container_id
         self.netns = netns
         self.ifname = ifname
-        self.args = [tuple(a) for a in args] if args is not None else None
+        self.args = [(a[0], a[1]) for a in args] if args is not None else None
         self.capability_args = capability_args
         self.cache_dir = cache_dir  # deprecated in libcni; CNIRuntime's cache_dir wins
 
@@ -71,9 +78,9 @@ class NetworkAttachment:
 
 def describe(plugin: PluginConfig) -> str:
     """pluginDescription: type="t" and, when the plugin object has one, name="n"."""
-    out = f"type={go_quote(plugin.type)}"
+    out = f"type={q(plugin.type)}"
     if plugin.name:
-        out += f" name={go_quote(plugin.name)}"
+        out += f" name={q(plugin.name)}"
     return out
 
 
@@ -108,8 +115,6 @@ class CNIRuntime:
 
     def find(self, plugin_type: str) -> str:
         """FindInPath over this runtime's paths (a plain error, no CNI code)."""
-        from pycni.invoke import find_in_path
-
         try:
             return find_in_path(plugin_type, self.paths)
         except CNIError as exc:
@@ -133,8 +138,6 @@ class CNIRuntime:
         A plugin's failure raises its CNIError (code kept); a result that cannot be parsed raises
         CNIRuntimeError, as libcni's ExecPluginWithResult.
         """
-        from pycni import invoke
-
         if self.in_process:
             module = invoke._own_module(path)
             if module is not None:
@@ -152,12 +155,9 @@ class CNIRuntime:
         except CNIError as exc:
             raise CNIRuntimeError(exc.msg) from None
 
-    def build_config(self, name: str, cni_version: str, plugin: PluginConfig, prev_result: dict[str, Any] | None,
+    def build_config(self, name: str, cni_version: str, plugin: PluginConfig, prev_result: R.Result | None,
                      rt: RuntimeConf | None) -> PluginConfig:
         """buildOneConfig: name/cniVersion (and prevResult) injected, then runtimeConfig from capabilities."""
-        from pycni.spec import gojson
-        from pycni.spec import result as R
-
         inject: dict[str, Any] = {"name": name, "cniVersion": cni_version}
         if prev_result is not None:
             inject["prevResult"] = RawJSON(gojson.dumps(R.to_json_obj(prev_result), None))
@@ -172,11 +172,8 @@ class CNIRuntime:
 
     # --- ADD / CHECK / DEL -------------------------------------------------------------------
 
-    def _add_network(self, name: str, cni_version: str, plugin: PluginConfig, prev: dict[str, Any] | None,
-                     rt: RuntimeConf) -> dict[str, Any]:
-        from pycni.skel import valid_name, validate_container_id, validate_ifname
-        from pycni.spec import errors as E
-
+    def _add_network(self, name: str, cni_version: str, plugin: PluginConfig, prev: R.Result | None,
+                     rt: RuntimeConf) -> R.Result:
         path = self.find(plugin.type)
         validate_container_id(rt.container_id)
         if name == "":
@@ -187,10 +184,10 @@ class CNIRuntime:
         conf = self.build_config(name, cni_version, plugin, prev, rt)
         return self.exec_plugin(path, conf.data, self.plugin_env("ADD", rt), cni_version)
 
-    def add_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any] | None:
+    def add_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> R.Result | None:
         """AddNetworkList: the chain's final result (a pycni result dict, in the last plugin's version;
         None only for a list without plugins)."""
-        result: dict[str, Any] | None = None
+        result: R.Result | None = None
         for plugin in net.plugins:
             try:
                 result = self._add_network(net.name, net.cni_version, plugin, result, rt)
@@ -202,14 +199,12 @@ class CNIRuntime:
             raise wrap(f'failed to set network "{net.name}" cached result', exc) from None
         return result
 
-    def _cache_add(self, result: dict[str, Any] | None, net: NetworkConfigList, rt: RuntimeConf) -> None:
-        from pycni.spec import result as R
-
+    def _cache_add(self, result: R.Result | None, net: NetworkConfigList, rt: RuntimeConf) -> None:
         obj = R.to_json_obj(result) if result is not None else None
         text = cache.encode(obj, net.data, net.name, rt.container_id, rt.ifname, rt.netns, rt.args, rt.capability_args)
         cache.write_atomic(self._cache_path(net.name, rt), text)
 
-    def get_network_list_cached_result(self, net: NetworkConfigList, rt: RuntimeConf) -> dict[str, Any] | None:
+    def get_network_list_cached_result(self, net: NetworkConfigList, rt: RuntimeConf) -> R.Result | None:
         """The cached ADD result converted to the list's version; None when there is none."""
         return cache.cached_result(self._cache_path(net.name, rt), net.cni_version)
 
@@ -228,7 +223,7 @@ class CNIRuntime:
     def check_network_list(self, net: NetworkConfigList, rt: RuntimeConf) -> None:
         """CheckNetworkList: version gate (0.4.0) before disableCheck, then forward with the cache."""
         if not _at_least(net.cni_version, "0.4.0"):
-            raise CNIRuntimeError(f"configuration version {go_quote(net.cni_version)} does not support the "
+            raise CNIRuntimeError(f"configuration version {q(net.cni_version)} does not support the "
                                   "CHECK command")
         if net.disable_check:
             return
@@ -336,8 +331,6 @@ class CNIRuntime:
 
     def get_version_info(self, plugin_type: str) -> list[str]:
         """GetVersionInfo: the plugin's supportedVersions (VERSION with netns/ifname/path "dummy")."""
-        from pycni.spec import gojson
-
         path = self.find(plugin_type)
         env = self.plugin_env("VERSION", RuntimeConf(netns="dummy", ifname="dummy"))
         env["CNI_PATH"] = "dummy"
@@ -364,8 +357,6 @@ class CNIRuntime:
         return [str(v) for v in versions]
 
     def _exec_raw(self, path: str, stdin: bytes, env: dict[str, str]) -> bytes:
-        from pycni import invoke
-
         try:
             rc, out, errout = invoke._exec(path, env, stdin)
         except CNIError as exc:  # it could not be started
@@ -383,7 +374,7 @@ class CNIRuntime:
         for plugin in net.plugins:
             try:
                 if version not in self.get_version_info(plugin.type):
-                    errs.append(f"plugin {plugin.type} does not support config version {go_quote(version)}")
+                    errs.append(f"plugin {plugin.type} does not support config version {q(version)}")
             except CNIRuntimeError as exc:
                 errs.append(str(exc))
             caps.update(c for c, on in plugin.capabilities.items() if on)

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import os
 
+from pycni.atomicfile import write_atomic as replace_file
+from pycni.gofmt import q
 from pycni.runtime.errors import CNIRuntimeError
 from pycni.runtime.gomarshal import Ordered, go_any, marshal
+from pycni.skel import decode_config_version
 from pycni.spec import gojson
+from pycni.spec import result as R
+from pycni.spec.errors import CNIError
+from pycni.spec.godecode import OBJECT, STRING, DecodeError, Struct, decode_struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,18 +49,16 @@ class CachedInfo:
 
 def file_path(cache_dir: str, network: str, container_id: str, ifname: str) -> str:
     if network == "" or container_id == "" or ifname == "":
-        from pycni.spec.version import go_quote
-
         raise CNIRuntimeError(
-            f"cache file path requires network name ({go_quote(network)}), container ID "
-            f"({go_quote(container_id)}), and interface name ({go_quote(ifname)})")
+            f"cache file path requires network name ({q(network)}), container ID "
+            f"({q(container_id)}), and interface name ({q(ifname)})")
     return os.path.join(cache_dir or DEFAULT_CACHE_DIR, "results", f"{network}-{container_id}-{ifname}")
 
 
 def encode(result_obj: dict[str, Any] | None, config: bytes, network: str, container_id: str, ifname: str,
            netns: str, cni_args: list[tuple[str, str]] | None, capability_args: dict[str, Any] | None) -> str:
     """The file's text: json.Marshal(cachedInfo), the result round-tripped through a Go map."""
-    import base64
+    import base64  # lazy: heavy stdlib, only on this branch
 
     info: dict[str, Any] = Ordered()
     info["kind"] = KIND
@@ -89,8 +93,6 @@ def _mkdir_all(path: str, mode: int) -> None:
 
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` (0600, directories 0700) through a temporary file, fsync and rename."""
-    from pycni.atomicfile import write_atomic as replace_file
-
     _mkdir_all(os.path.dirname(path), 0o700)
     replace_file(path, text.encode("utf-8", "surrogateescape"), 0o600)
 
@@ -117,8 +119,6 @@ _CACHED = None
 def _shape() -> Any:
     global _CACHED
     if _CACHED is None:
-        from pycni.spec.godecode import OBJECT, STRING, Struct
-
         _CACHED = Struct("cachedInfo", [
             ("kind", STRING), ("containerId", STRING), ("config", STRING), ("ifName", STRING),
             ("networkName", STRING), ("netns", STRING),
@@ -130,9 +130,7 @@ def _shape() -> Any:
 
 def decode(data: bytes) -> CachedInfo | None:
     """json.Unmarshal into cachedInfo; None when that fails (bad JSON, a wrong type, bad base64)."""
-    import binascii
-
-    from pycni.spec.godecode import DecodeError, decode_struct
+    import binascii  # lazy: heavy stdlib, only on this branch
 
     try:
         raw = gojson.loads(data)
@@ -152,12 +150,8 @@ def decode(data: bytes) -> CachedInfo | None:
     return CachedInfo(d, config)
 
 
-def result_from_bytes(data: bytes | str) -> dict[str, Any]:
+def result_from_bytes(data: bytes | str) -> R.Result:
     """create.CreateFromBytes: the result in the version its own cniVersion names."""
-    from pycni.skel import decode_config_version
-    from pycni.spec import result as R
-    from pycni.spec.errors import CNIError
-
     try:
         obj = gojson.loads(data)
     except gojson.JSONSyntaxError as exc:
@@ -172,11 +166,8 @@ def result_from_bytes(data: bytes | str) -> dict[str, Any]:
         raise CNIRuntimeError(str(exc)) from None
 
 
-def cached_result(path: str, cni_version: str) -> dict[str, Any] | None:
+def cached_result(path: str, cni_version: str) -> R.Result | None:
     """getCachedResult: the cached ADD result converted to `cni_version`; None if no file."""
-    from pycni.spec import result as R
-    from pycni.spec.version import go_quote
-
     data = read_bytes(path)
     if data is None:
         return None
@@ -188,7 +179,7 @@ def cached_result(path: str, cni_version: str) -> dict[str, Any] | None:
     try:
         return R.convert(res, cni_version)
     except R.ResultError as exc:
-        raise CNIRuntimeError(f"failed to convert cached result to config version {go_quote(cni_version)}: {exc}") \
+        raise CNIRuntimeError(f"failed to convert cached result to config version {q(cni_version)}: {exc}") \
             from None
 
 

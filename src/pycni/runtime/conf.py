@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 
+from pycni.gofmt import q
 from pycni.runtime.errors import ConfigError, NoConfigsFoundError, NotFoundError
 from pycni.runtime.gomarshal import MarshalError, go_any, go_type_name, marshal
 from pycni.spec import gojson
-from pycni.spec.godecode import json_kind
-from pycni.spec.version import CURRENT, VersionError, go_quote
+from pycni.spec.godecode import DecodeError, json_kind
+from pycni.spec.netconf import load_netconf
+from pycni.spec.version import CURRENT, VersionError
 from pycni.spec.version import parse as parse_version
 
 TYPE_CHECKING = False
@@ -137,9 +139,6 @@ def _unmarshal(data: bytes | str) -> Any:
 
 def plugin_conf_from_bytes(data: bytes) -> PluginConfig:
     """NetworkPluginConfFromBytes: types.PluginConf decoding, and `type` must be set."""
-    from pycni.spec.godecode import DecodeError
-    from pycni.spec.netconf import load_netconf
-
     try:
         raw = gojson.loads(data)
         network = {} if raw is None else load_netconf(raw)
@@ -178,7 +177,7 @@ def _read_bool(raw: dict[str, Any], key: str) -> bool:
     low = val.lower()
     if low in ("true", "false"):
         return low == "true"
-    raise ConfigError(f"error parsing configuration list: invalid value {go_quote(low)} for {key}")
+    raise ConfigError(f"error parsing configuration list: invalid value {q(low)} for {key}")
 
 
 def _select_version(raw: dict[str, Any]) -> str:

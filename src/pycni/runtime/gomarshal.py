@@ -9,6 +9,7 @@ by a json.Marshaler) cover the few places where libcni marshals typed values. Pu
 
 from __future__ import annotations
 
+from pycni.gofmt import float_text
 from pycni.spec import gojson
 
 TYPE_CHECKING = False
@@ -20,7 +21,7 @@ class MarshalError(ValueError):
     pass
 
 
-class Ordered(dict):  # type: ignore[type-arg]
+class Ordered(dict):
     """A Go struct value: its keys are printed in insertion order, not sorted."""
 
 
@@ -47,25 +48,10 @@ def go_any(v: Any) -> Any:
 
 
 def go_float(f: float) -> str:
-    """strconv.FormatFloat as encoding/json uses it ('f' format, 'e' below 1e-6 / from 1e21)."""
+    """strconv.FormatFloat as encoding/json uses it, with json.Marshal's error for NaN and infinities."""
     if f != f or f in (float("inf"), float("-inf")):
         raise MarshalError(f"json: unsupported value: {'NaN' if f != f else ('+Inf' if f > 0 else '-Inf')}")
-    a = abs(f)
-    if a != 0 and (a < 1e-6 or a >= 1e21):
-        text = repr(f)  # always exponent form at these magnitudes
-        mant, _, exp = text.partition("e")
-        sign, digits = exp[0], exp[1:].lstrip("0") or "0"
-        return f"{mant}e{sign}{digits if sign == '-' else digits.zfill(2)}"
-    if f == 0:
-        return "-0" if str(f).startswith("-") else "0"
-    if f.is_integer():
-        return str(int(f))
-    text = repr(f)
-    if "e" in text:
-        from decimal import Decimal
-
-        text = format(Decimal(text), "f")
-    return text
+    return float_text(f)
 
 
 def marshal(v: Any) -> str:

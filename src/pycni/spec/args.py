@@ -6,7 +6,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from pycni.spec.version import go_quote, go_quote_list
+from pycni.gofmt import q, q_list
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,13 +42,13 @@ def parse_cni_args(args: str, fields: tuple[str, ...], convert: Callable[[str], 
     for pair in args.split(";"):
         kv = pair.split("=")
         if len(kv) != 2:
-            raise ArgsError(f"ARGS: invalid pair {go_quote(pair)}")
+            raise ArgsError(f"ARGS: invalid pair {q(pair)}")
         key, value = kv
         if key == "IgnoreUnknown":
             try:
                 ignore_unknown = parse_bool(value)
             except ValueError as exc:
-                raise ArgsError(f"ARGS: error parsing value of pair {go_quote(pair)}: {exc}") from None
+                raise ArgsError(f"ARGS: error parsing value of pair {q(pair)}: {exc}") from None
         elif key == "CommonArgs":
             # The embedded struct is itself a field name that reflection finds.
             raise ArgsError(
@@ -62,9 +62,9 @@ def parse_cni_args(args: str, fields: tuple[str, ...], convert: Callable[[str], 
                 try:
                     out[key] = convert(value)
                 except ValueError as exc:
-                    raise ArgsError(f"ARGS: error parsing value of pair {go_quote(pair)}: {exc}") from None
+                    raise ArgsError(f"ARGS: error parsing value of pair {q(pair)}: {exc}") from None
         else:
             unknown.append(pair)
     if unknown and not ignore_unknown:
-        raise ArgsError(f"ARGS: unknown args {go_quote_list(unknown)}")
+        raise ArgsError(f"ARGS: unknown args {q_list(unknown)}")
     return out

@@ -17,6 +17,7 @@ from pycni.spec import ipnet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 
@@ -72,7 +73,7 @@ class Struct:
 
     __slots__ = ("name", "gotype", "fresh", "fields", "_exact", "_folded")
 
-    def __init__(self, name: str, fields: list[tuple[str, Any]] | list[tuple[str, Any, str]],
+    def __init__(self, name: str, fields: Sequence[tuple[Any, ...]],
                  gotype: str = "", fresh: bool = False) -> None:
         # name: Go's Type.Name() (used in "Go struct field <name>.<path>"); gotype: the qualified
         # type for "of type ..."; fresh: the type has its own UnmarshalJSON (it decodes into a
@@ -81,7 +82,7 @@ class Struct:
         self.gotype = gotype or name
         self.fresh = fresh
         self.fields: list[tuple[str, Any, str]] = [
-            (f[0], f[1], f[2] if len(f) > 2 else f[0]) for f in fields  # type: ignore[misc]
+            (f[0], f[1], f[2] if len(f) > 2 else f[0]) for f in fields
         ]
         self._exact = {f[0]: f for f in self.fields}
         self._folded: dict[str, tuple[str, Any, str]] = {}

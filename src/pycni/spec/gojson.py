@@ -11,6 +11,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from pycni.gofmt import float_text
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -26,6 +28,7 @@ class GoFloat(float):
     (Also an integer literal too long for int(): Go reads it as an out-of-range float64 too.)"""
 
     __slots__ = ("text",)
+    text: str
 
 
 class DupKeys(dict):
@@ -33,6 +36,7 @@ class DupKeys(dict):
     (key, value) pair in document order, which Go's decoder walks one by one."""
 
     __slots__ = ("pairs",)
+    pairs: list[tuple[str, Any]]
 
 
 def loads(data: bytes | str) -> Any:
@@ -83,6 +87,7 @@ class _DupBuilder(dict):
     """An object being read that repeated a key: it also keeps every pair from then on."""
 
     __slots__ = ("pairs",)
+    pairs: list[tuple[str, Any]]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.pairs.append((key, value))
@@ -581,35 +586,8 @@ def _scalar(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        return go_float_text(v)
+        return float_text(v)
     raise TypeError(f"cannot encode {type(v).__name__}")
-
-
-def go_float_text(f: float) -> str:
-    """How Go's encoding/json writes a float64: shortest digits, positional unless the magnitude
-    is below 1e-6 or at least 1e21, and exponents without a leading zero ("1e-7", "1e+21")."""
-    if f != f or f in (float("inf"), float("-inf")):
-        raise ValueError(f"json: unsupported value: {f!r}")
-    r = repr(f)
-    a = abs(f)
-    if a != 0 and (a < 1e-6 or a >= 1e21):
-        mant, _, exp = r.partition("e")
-        sign, digits = exp[0], exp[1:].lstrip("0") or "0"
-        return f"{mant}e{sign}{digits if sign == '-' else digits.zfill(2)}"
-    if "e" not in r:
-        return r[:-2] if r.endswith(".0") else r
-    mant, _, exp = r.partition("e")
-    neg = mant.startswith("-")
-    mant = mant.lstrip("-")
-    whole, _, frac = mant.partition(".")
-    digits, point = whole + frac, len(whole) + int(exp)
-    if point <= 0:
-        out = "0." + "0" * -point + digits
-    elif point >= len(digits):
-        out = digits + "0" * (point - len(digits))
-    else:
-        out = digits[:point] + "." + digits[point:]
-    return ("-" if neg else "") + out
 
 
 def dumps(obj: Any, indent: int | None = 4) -> str:

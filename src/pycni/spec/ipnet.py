@@ -14,6 +14,16 @@ IP = tuple[int, int]  # (4 or 6, value)
 _MAPPED = 0xFFFF << 32
 
 
+def family_of(text: str) -> int:
+    """4 or 6 for an address or CIDR in text form: the one family test (never `":" in ip` by hand)."""
+    return 6 if ":" in text else 4
+
+
+def host_cidr(ip: str) -> str:
+    """The single-address prefix of an address in text form: `10.0.0.1/32`, `fd00::1/128`."""
+    return f"{ip}/128" if family_of(ip) == 6 else f"{ip}/32"
+
+
 def parse_ip(s: str) -> IP | None:
     """Go's net.ParseIP: dotted quad (no leading zeros) or IPv6 (no zone); else None."""
     for ch in s:
@@ -49,7 +59,7 @@ def _v6_value(s: str) -> int | None:
     head, sep, tail = s.partition("::")
     if sep and "::" in tail:
         return None
-    groups: list[int] = []
+    groups: list[list[int]] = []
     sides = (head, tail) if sep else (head,)
     for n_side, side in enumerate(sides):
         side_groups: list[int] = []
@@ -66,19 +76,19 @@ def _v6_value(s: str) -> int | None:
                     return None
                 else:
                     side_groups.append(int(p, 16))
-        groups.append(side_groups)  # type: ignore[arg-type]
+        groups.append(side_groups)
     if sep:
-        left, right = groups  # type: ignore[misc]
-        missing = 8 - len(left) - len(right)  # type: ignore[arg-type]
+        left, right = groups
+        missing = 8 - len(left) - len(right)
         if missing < 1:
             return None
-        words = left + [0] * missing + right  # type: ignore[operator]
+        words = left + [0] * missing + right
     else:
-        words = groups[0]  # type: ignore[assignment]
-        if len(words) != 8:  # type: ignore[arg-type]
+        words = groups[0]
+        if len(words) != 8:
             return None
     v = 0
-    for w in words:  # type: ignore[union-attr]
+    for w in words:
         v = v << 16 | w
     return v
 

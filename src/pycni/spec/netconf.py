@@ -5,8 +5,10 @@ Pure: no I/O. Decoding follows Go's rules (see godecode).
 
 from __future__ import annotations
 
+from pycni.gofmt import float_text
 from pycni.spec import result as R
 from pycni.spec.godecode import BOOL, OBJECT, STRING, Struct, decode_struct
+from pycni.spec.gojson import GoFloat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ def parse_prev_result(raw: dict[str, Any] | None, conf_version: str) -> R.Result
     """
     if raw is None:
         return None
-    work = _as_go_any(raw)
+    work = as_go_any(raw)
     if "CNIVersion" not in work or work["CNIVersion"] == "":
         work["CNIVersion"] = conf_version
     ordered = {k: work[k] for k in sorted(work)}
@@ -54,17 +56,15 @@ def parse_prev_result(raw: dict[str, Any] | None, conf_version: str) -> R.Result
         raise R.ResultError(f"could not parse prevResult: {exc}") from None
 
 
-def _as_go_any(v: Any) -> Any:
+def as_go_any(v: Any) -> Any:
     """A value as it comes back from Go's map[string]interface{} and json.Marshal: keys sorted at
     every level (which decides which of two bad fields is reported), and every number has been a
     float64 (integers above 2**53 round, 1.0 is written as 1, 1e2 as 100)."""
     if isinstance(v, dict):
-        return {k: _as_go_any(v[k]) for k in sorted(v)}
+        return {k: as_go_any(v[k]) for k in sorted(v)}
     if isinstance(v, list):
-        return [_as_go_any(x) for x in v]
+        return [as_go_any(x) for x in v]
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        from pycni.spec.gojson import GoFloat, go_float_text
-
         try:
             f = float(v)
         except OverflowError:
@@ -72,7 +72,7 @@ def _as_go_any(v: Any) -> Any:
         if f.is_integer() and abs(f) < 1e21:
             return int(f)
         g = GoFloat(f)
-        g.text = go_float_text(f) if abs(f) != float("inf") else repr(v)
+        g.text = float_text(f) if abs(f) != float("inf") else repr(v)
         return g
     return v
 

@@ -12,15 +12,69 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from pycni.gofmt import q
 from pycni.spec import ipnet
-from pycni.spec.godecode import BOOL, INT, IP, IPNET, STRING, DecodeError, Struct, decode_struct  # noqa: F401
-from pycni.spec.version import go_quote
+from pycni.spec.godecode import (  # noqa: F401
+    BOOL,
+    INT,
+    IP,
+    IPNET,
+    STRING,
+    DecodeError,
+    Struct,
+    decode_struct,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    # The shapes of a result for the checker only: free at run time (a result is a plain dict).
+    from typing import Any, TypedDict
 
-Result = dict  # a JSON-shaped result dict, see the module docstring
+    class Interface(TypedDict, total=False):
+        name: str
+        mac: str
+        mtu: int
+        sandbox: str
+        socketPath: str
+        pciID: str
+
+    class IPConfig(TypedDict, total=False):
+        address: str  # CIDR text; "<nil>" when Go would print nil
+        gateway: str
+        interface: int
+        version: str  # 0.3.x / 0.4.0 only
+
+    class Route(TypedDict, total=False):
+        dst: str
+        gw: str
+        mtu: int
+        advmss: int
+        priority: int
+        table: int
+        scope: int
+        weight: int  # pycni's ECMP nexthop weight
+
+    class DNSInfo(TypedDict, total=False):
+        nameservers: list[str]
+        domain: str
+        search: list[str]
+        options: list[str]
+
+    class LegacyIPConfig(TypedDict, total=False):  # 0.1.0 / 0.2.0 ip4 and ip6
+        ip: str
+        gateway: str
+        routes: list[Route]
+
+    class Result(TypedDict, total=False):
+        cniVersion: str
+        interfaces: list[Interface]
+        ips: list[IPConfig]
+        routes: list[Route]
+        dns: DNSInfo
+        ip4: LegacyIPConfig
+        ip6: LegacyIPConfig
+else:
+    Result = dict  # a JSON-shaped result dict, see the module docstring
 
 FAMILY_VERSIONS = {
     "1.x": ("1.0.0", "1.1.0"),
@@ -124,7 +178,7 @@ def _cidr_text(v: Any) -> str:
     return NIL if v is None else ipnet.cidr_str(v[0], v[1])
 
 
-def _route_out(r: dict[str, Any]) -> dict[str, Any]:
+def _route_out(r: dict[str, Any]) -> Any:  # a Route (built key by key, so Any for the checker)
     out: dict[str, Any] = {"dst": _cidr_text(r.get("dst"))}
     if "gw" in r:
         out["gw"] = ipnet.ip_str(r["gw"])
@@ -139,7 +193,7 @@ def _route_out(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dns_out(d: dict[str, Any] | None) -> dict[str, Any]:
+def _dns_out(d: Any) -> Any:  # a DNSInfo
     out: dict[str, Any] = {}
     if not d:
         return out
@@ -149,7 +203,7 @@ def _dns_out(d: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _iface_out(i: dict[str, Any]) -> dict[str, Any]:
+def _iface_out(i: dict[str, Any]) -> Any:  # an Interface
     # name is always printed; the other fields are omitempty in Go.
     out: dict[str, Any] = {"name": i.get("name", "")}
     for k in ("mac", "mtu", "sandbox", "socketPath", "pciID"):  # Go's struct order
@@ -158,7 +212,7 @@ def _iface_out(i: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _ipc_out(c: dict[str, Any], with_version: bool) -> dict[str, Any]:
+def _ipc_out(c: dict[str, Any], with_version: bool) -> Any:  # an IPConfig
     out: dict[str, Any] = {}
     if with_version:
         out["version"] = c.get("version", "")
@@ -177,7 +231,7 @@ def parse(obj: Any, version: str) -> Result:
     """
     fam = family(version)
     if fam is None:
-        raise ResultError(f"unsupported CNI result version {go_quote(version)}")
+        raise ResultError(f"unsupported CNI result version {q(version)}")
     try:
         d = decode_struct(obj, _SHAPES[fam])
     except DecodeError as exc:
@@ -186,18 +240,18 @@ def parse(obj: Any, version: str) -> Result:
     if got not in FAMILY_VERSIONS[fam]:
         supported = FAMILY_VERSIONS[fam]
         listed = "[" + " ".join(supported) + "]"
-        raise ResultError(f"result type supports {listed} but unmarshalled CNIVersion is {go_quote(got)}")
+        raise ResultError(f"result type supports {listed} but unmarshalled CNIVersion is {q(got)}")
     out: Result = {"cniVersion": got or "0.1.0"}
     if fam == "02x":
         for key in ("ip4", "ip6"):
             if d.get(key) is not None:  # null is Go's nil *IPConfig: absent
                 c = d[key]
-                ipc: dict[str, Any] = {"ip": _cidr_text(c.get("ip"))}
+                ipc: Any = {"ip": _cidr_text(c.get("ip"))}
                 if "gateway" in c:
                     ipc["gateway"] = ipnet.ip_str(c["gateway"])
                 if c.get("routes"):
                     ipc["routes"] = [_route_out(r) for r in c["routes"]]
-                out[key] = ipc
+                out["ip4" if key == "ip4" else "ip6"] = ipc
         out["dns"] = _dns_out(d.get("dns"))
         return out
     ifaces = d.get("interfaces") or []
@@ -249,25 +303,24 @@ def _is_v4_text(cidr: str) -> bool:
     return addr != NIL and ":" not in addr
 
 
-def _copy_dns(d: dict[str, Any] | None) -> dict[str, Any]:
+def _copy_dns(d: DNSInfo | None) -> Any:
     return _dns_out(d)
 
 
 def _100_to_04x(r: Result, to: str) -> Result:
     out: Result = {"cniVersion": to}
     if r.get("interfaces"):
-        out["interfaces"] = [
-            {k: i[k] for k in ("name", "mac", "sandbox") if k in i} for i in r["interfaces"]
-        ]
+        slim: list[Any] = [{k: i[k] for k in ("name", "mac", "sandbox") if k in i} for i in r["interfaces"]]
+        out["interfaces"] = slim
     if r.get("ips"):
-        ips = []
+        ips: list[Any] = []
         for c in r["ips"]:
-            n: dict[str, Any] = {"version": "4" if _is_v4_text(c["address"]) else "6"}
+            n: Any = {"version": "4" if _is_v4_text(c["address"]) else "6"}
             n.update({k: c[k] for k in ("interface", "address", "gateway") if k in c})
             ips.append(n)
         out["ips"] = ips
     if r.get("routes"):
-        out["routes"] = [dict(rt) for rt in r["routes"]]
+        out["routes"] = [rt.copy() for rt in r["routes"]]
     out["dns"] = _copy_dns(r.get("dns"))
     return out
 
@@ -275,18 +328,19 @@ def _100_to_04x(r: Result, to: str) -> Result:
 def _04x_to_100(r: Result, to: str) -> Result:
     out: Result = {"cniVersion": to}
     if r.get("interfaces"):
-        out["interfaces"] = [dict(i) for i in r["interfaces"]]
+        out["interfaces"] = [i.copy() for i in r["interfaces"]]
     if r.get("ips"):
-        out["ips"] = [{k: c[k] for k in ("interface", "address", "gateway") if k in c} for c in r["ips"]]
+        kept: list[Any] = [{k: c[k] for k in ("interface", "address", "gateway") if k in c} for c in r["ips"]]
+        out["ips"] = kept
     if r.get("routes"):
-        out["routes"] = [dict(rt) for rt in r["routes"]]
+        out["routes"] = [rt.copy() for rt in r["routes"]]
     out["dns"] = _copy_dns(r.get("dns"))
     return out
 
 
 def _04x_to_02x(r: Result, to: str) -> Result:
-    ip4: dict[str, Any] | None = None
-    ip6: dict[str, Any] | None = None
+    ip4: Any = None
+    ip6: Any = None
     for c in r.get("ips") or []:
         ver = c.get("version")
         if ver == "4" and ip4 is None:
@@ -313,13 +367,13 @@ def _04x_to_02x(r: Result, to: str) -> Result:
 
 def _02x_to_04x(r: Result, to: str) -> Result:
     out: Result = {"cniVersion": to}
-    ips, routes = [], []
-    for key, ver in (("ip4", "4"), ("ip6", "6")):
-        c = r.get(key)
+    ips: list[Any] = []
+    routes: list[Any] = []
+    for c, ver in ((r.get("ip4"), "4"), (r.get("ip6"), "6")):
         if c is None:
             continue
         ips.append({"version": ver, "address": c["ip"], **({"gateway": c["gateway"]} if "gateway" in c else {})})
-        routes.extend(dict(rt) for rt in c.get("routes") or [])
+        routes.extend(rt.copy() for rt in c.get("routes") or [])
     if ips:
         out["ips"] = ips
     if routes:
@@ -329,7 +383,7 @@ def _02x_to_04x(r: Result, to: str) -> Result:
 
 
 def _relabel(r: Result, to: str) -> Result:
-    out = dict(r)
+    out = r.copy()
     out["cniVersion"] = to
     return out
 
@@ -372,6 +426,7 @@ def _sorted_deep(v: Any) -> Any:
 
 def to_json_obj(r: Result) -> dict[str, Any]:
     """The object the reference prints for this result (HEAD: 1.x keys sorted, empty dns dropped)."""
+    r_: Any = r  # walked key by key below
     fam = family(r.get("cniVersion", ""))
     if fam == "1.x":
         out = {k: v for k, v in r.items() if v not in (None, [], {}) or k == "cniVersion"}
@@ -380,20 +435,20 @@ def to_json_obj(r: Result) -> dict[str, Any]:
     if fam == "04x":
         ordered: dict[str, Any] = {"cniVersion": r["cniVersion"]}
         for k in ("interfaces", "ips", "routes"):
-            if r.get(k):
-                ordered[k] = r[k]
+            if r_.get(k):
+                ordered[k] = r_[k]
         ordered["dns"] = r.get("dns") or {}
         return ordered
     ordered = {"cniVersion": r.get("cniVersion", "0.1.0")}
     for k in ("ip4", "ip6"):
-        if r.get(k) is not None:
-            ordered[k] = r[k]
+        if r_.get(k) is not None:
+            ordered[k] = r_[k]
     ordered["dns"] = r.get("dns") or {}
     return ordered
 
 
-def new_result(ips: list[dict[str, Any]], routes: list[dict[str, Any]], dns: dict[str, Any] | None,
-               interfaces: list[dict[str, Any]] | None = None) -> Result:
+def new_result(ips: list[IPConfig], routes: list[Route], dns: Any,
+               interfaces: list[Interface] | None = None) -> Result:
     """A 1.1.0 result built by a plugin (entries already in canonical text)."""
     r: Result = {"cniVersion": "1.1.0"}
     if interfaces:
@@ -406,10 +461,10 @@ def new_result(ips: list[dict[str, Any]], routes: list[dict[str, Any]], dns: dic
     return r
 
 
-def route_from_config(r: dict[str, Any]) -> dict[str, Any]:
+def route_from_config(r: dict[str, Any]) -> Route:
     """A decoded (godecode) route struct to result text."""
     return _route_out(r)
 
 
-def dns_from_config(d: dict[str, Any] | None) -> dict[str, Any]:
+def dns_from_config(d: dict[str, Any] | None) -> DNSInfo:
     return _dns_out(d)

@@ -5,6 +5,9 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from pycni.gofmt import q as go_quote  # noqa: F401 - the name older callers import
+from pycni.gofmt import q_list as go_quote_list  # noqa: F401
+
 ALL: tuple[str, ...] = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 CURRENT = "1.1.0"
 
@@ -56,38 +59,3 @@ def check_addresses_per_family(version: str, n4: int, n6: int) -> None:
             ok = False
         if not ok:
             raise ValueError(f"CNI version {version} does not support more than 1 address per family")
-
-
-def go_quote_list(items: tuple[str, ...] | list[str]) -> str:
-    """Go's %q of a []string: ["a" "b"]."""
-    return "[" + " ".join(go_quote(i) for i in items) + "]"
-
-
-_QUOTE_ESC = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-              "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(s: str) -> str:
-    """Go's %q of a string (strconv.Quote): printable runes as they are, the rest escaped; a byte
-    that was not UTF-8 (surrogateescape) as \\xHH."""
-    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
-        return f'"{s}"'
-    out = ['"']
-    for ch in s:
-        esc = _QUOTE_ESC.get(ch)
-        if esc is not None:
-            out.append(esc)
-            continue
-        o = ord(ch)
-        if 0xDC80 <= o <= 0xDCFF:
-            out.append(f"\\x{o - 0xDC00:02x}")
-        elif ch.isprintable():
-            out.append(ch)
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif o < 0x10000:
-            out.append(f"\\u{o:04x}")
-        else:
-            out.append(f"\\U{o:08x}")
-    out.append('"')
-    return "".join(out)

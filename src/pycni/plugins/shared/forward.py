@@ -9,6 +9,7 @@ the same text as it does for ADD.
 from __future__ import annotations
 
 from pycni import invoke
+from pycni.plugins.shared.conf import ipam_type
 from pycni.skel import CmdArgs
 from pycni.spec.godecode import DecodeError
 from pycni.spec.netconf import load_netconf
@@ -16,11 +17,6 @@ from pycni.spec.netconf import load_netconf
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
-
-
-def ipam_type(conf: dict[str, Any]) -> str:
-    """The `ipam.type` of a decoded config, "" when there is none (Go's zero value)."""
-    return (conf.get("ipam") or {}).get("type", "")
 
 
 def forward(cmd: str, ipam: str, args: CmdArgs) -> None:

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    IPT = tuple[int, int]
+    from pycni.spec.ipnet import IP as IPT  # godecode's IP (a field kind) has the plain name here
 
 
 _RANGE_FIELDS: list[tuple[str, Any]] = [
@@ -86,8 +86,8 @@ def parse_ip_arg(s: str) -> tuple[IPT, int | None] | None:
         except ipnet.CIDRError:
             return None
         return ip, plen
-    ip = ipnet.parse_ip(s)
-    return None if ip is None else (ip, None)
+    bare = ipnet.parse_ip(s)
+    return None if bare is None else (bare, None)
 
 
 def ip_arg_text(value: tuple[IPT, int | None] | None) -> str:
@@ -145,7 +145,7 @@ def _range(d: dict[str, Any], raw: Any) -> Range:
     mapped = False
     if sub is not None and sub[0][0] == 4 and isinstance(raw, dict):
         text = decode_struct(raw, _SUBNET_TEXT).get("subnet")
-        mapped = isinstance(text, str) and ":" in text
+        mapped = isinstance(text, str) and ipnet.family_of(text) == 6  # a v4-mapped v6 text
     return Range(sub[0] if sub else None, sub[1] if sub else 0, d.get("rangeStart"), d.get("rangeEnd"),
                  d.get("gateway"), mapped)
 

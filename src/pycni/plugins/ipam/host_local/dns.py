@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posix
 
-from .errors import GoError, go_path_error
+from pycni.gofmt import path_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def parse_resolv_conf_text(data: bytes) -> dict[str, Any]:
         lines.pop()
     for raw in lines:
         if len(raw) >= MAX_LINE:
-            raise GoError("bufio.Scanner: token too long")
+            raise ValueError("bufio.Scanner: token too long")
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         line = raw.decode("utf-8", "replace").strip()
@@ -49,14 +49,14 @@ def parse_resolv_conf(path: str) -> dict[str, Any]:
     try:
         fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as exc:
-        raise go_path_error("open", path, exc) from None
+        raise ValueError(path_error("open", path, exc)) from None
     try:
         chunks = []
         while True:
             try:
                 b = posix.read(fd, 65536)
             except OSError as exc:
-                raise go_path_error("read", path, exc) from None
+                raise ValueError(path_error("read", path, exc)) from None
             if not b:
                 break
             chunks.append(b)

@@ -13,7 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    IP = tuple[int, int]
+    from pycni.spec.ipnet import IP
 
 
 def ip_text(ip: IP | None) -> str:
@@ -72,7 +72,7 @@ class Range:
         def p(s: str | None) -> IP | None:
             return None if s is None else ipnet.parse_ip(s)
 
-        return cls(ip, plen, p(start), p(end), p(gateway), mapped=":" in cidr and ip[0] == 4)
+        return cls(ip, plen, p(start), p(end), p(gateway), mapped=ipnet.family_of(cidr) == 6 and ip[0] == 4)
 
     def copy(self) -> Range:
         return Range(self.subnet, self.plen, self.start, self.end, self.gateway, self.mapped)
@@ -164,13 +164,13 @@ def last_ip(subnet: IP, plen: int) -> IP:
     return (fam, end)
 
 
-class RangeSet(list):  # type: ignore[type-arg]
+class RangeSet(list):  # of Range
     """A list of Range; one address is allocated from each set."""
 
     def __str__(self) -> str:
         return ",".join(str(r) for r in self)
 
-    def copy(self) -> RangeSet:  # type: ignore[override]
+    def copy(self) -> RangeSet:
         return RangeSet(r.copy() for r in self)
 
     def range_for(self, addr: IP | None) -> Range:
@@ -248,7 +248,7 @@ class RangeIter:
                 self.start_ip = self.cur
                 if self.cur == r.gateway:
                     continue
-                return self.cur, r.plen, r.gateway  # type: ignore[return-value]
+                return self.cur, r.plen, r.gateway
             if self.cur == r.end:
                 self.range_idx = (self.range_idx + 1) % len(rs)
                 r = rs[self.range_idx]
@@ -261,7 +261,7 @@ class RangeIter:
                 return None
             if self.cur == r.gateway:
                 continue
-            return self.cur, r.plen, r.gateway  # type: ignore[return-value]
+            return self.cur, r.plen, r.gateway
 
     def __iter__(self) -> Iterator[tuple[IP, int, IP | None]]:
         while True:

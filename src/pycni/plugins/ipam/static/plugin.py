@@ -17,14 +17,14 @@ from .config import load_ipam_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 
-def cmd_add(args: CmdArgs) -> dict[str, Any]:
+def cmd_add(args: CmdArgs) -> R.Result:
     ipam, addresses, _ = load_ipam_config(args.conf, args.args)
-    ips = []
+    ips: list[R.IPConfig] = []
     for a in addresses:
-        ipc: dict[str, Any] = {"address": a.cidr()}
+        ipc: R.IPConfig = {"address": a.cidr()}
         if a.gateway is not None:
             ipc["gateway"] = ipnet.ip_str(a.gateway)
         ips.append(ipc)

@@ -15,6 +15,8 @@ import os
 import socket
 import struct
 
+from pycni.gofmt import errno_text
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -210,11 +212,6 @@ def read_message(recv_exact: Any) -> Message:
 # --- connection ----------------------------------------------------------------------------------
 
 
-def _go_errno_text(exc: OSError) -> str:
-    text = os.strerror(exc.errno) if exc.errno else str(exc)
-    return text[0].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
-
-
 class Conn:
     """One authenticated bus connection."""
 
@@ -249,7 +246,7 @@ class Conn:
             sock.connect(_unescape(target))
         except OSError as exc:
             sock.close()
-            raise DBusConnError(f"dial unix {shown}: connect: {_go_errno_text(exc)}") from None
+            raise DBusConnError(f"dial unix {shown}: connect: {errno_text(exc)}") from None
         conn = cls(sock)
         try:
             conn._auth()
@@ -274,7 +271,7 @@ class Conn:
             try:
                 chunk = self.sock.recv(n - len(buf))
             except OSError as exc:
-                raise DBusConnError(f"dbus: read failed: {_go_errno_text(exc)}") from None
+                raise DBusConnError(f"dbus: read failed: {errno_text(exc)}") from None
             if not chunk:
                 raise DBusConnError("dbus: connection closed by bus")
             buf += chunk
@@ -297,13 +294,13 @@ class Conn:
                 raise DBusConnError("dbus: authentication failed")
             self.sock.sendall(b"BEGIN\r\n")
         except OSError as exc:
-            raise DBusConnError(f"dbus: authentication failed: {_go_errno_text(exc)}") from None
+            raise DBusConnError(f"dbus: authentication failed: {errno_text(exc)}") from None
 
     def send(self, msg: Message) -> None:
         try:
             self.sock.sendall(msg.pack())
         except OSError as exc:
-            raise DBusConnError(f"dbus: write failed: {_go_errno_text(exc)}") from None
+            raise DBusConnError(f"dbus: write failed: {errno_text(exc)}") from None
 
     def next_serial(self) -> int:
         self.serial += 1
@@ -332,7 +329,7 @@ def _unescape(s: str) -> str:
     """D-Bus address values are %-escaped."""
     if "%" not in s:
         return s
-    from urllib.parse import unquote
+    from urllib.parse import unquote  # lazy: several ms, and bus addresses are rarely escaped
 
     return unquote(s)
 

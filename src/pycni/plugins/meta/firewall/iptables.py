@@ -9,6 +9,7 @@ DEL removes the per-IP rules only; chains, jumps and isolation rules stay (other
 
 from __future__ import annotations
 
+from pycni.gofmt import q
 from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, go_list
 
 TYPE_CHECKING = False
@@ -122,15 +123,13 @@ class IptablesBackend:
 def policy_bridge(policy: str, result: dict[str, Any]) -> str | None:
     """Validate the policy (and, for the bridge policies, prevResult's first interface) before anything is
     changed. Returns the bridge name, or None for `open`."""
-    from pycni.spec.version import go_quote
-
     if policy in ("", OPEN):
         return None
     if policy not in (SAME_BRIDGE, ISOLATED):
-        raise ValueError(f"unknown ingress policy: {go_quote(policy)}")
+        raise ValueError(f"unknown ingress policy: {q(policy)}")
     ifaces = result.get("interfaces") or []
     if not ifaces:
-        raise ValueError(f"interface needs to be set for ingress policy {go_quote(policy)}, "
+        raise ValueError(f"interface needs to be set for ingress policy {q(policy)}, "
                          'make sure to chain "firewall" plugin with "bridge"')
     if ifaces[0] is None:
         raise ValueError("got nil interface")

@@ -6,6 +6,12 @@ Every message is upstream's (plugins/meta/portmap/main.go parseConfig / ensureBa
 
 from __future__ import annotations
 
+from pycni.gofmt import q
+from pycni.plugins.shared.conf import decode_conf
+from pycni.plugins.shared.prev_result import load_prev_result
+from pycni.spec import ipnet
+from pycni.spec.godecode import BOOL, INT, STRING, Struct
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -14,24 +20,20 @@ IPTABLES = "iptables"
 NFTABLES = "nftables"
 DEFAULT_MARK_BIT = 13  # Kubernetes uses 14 and 15, Calico 20-31
 
-
-def _fields() -> list[tuple[str, Any]]:
-    from pycni.spec.godecode import BOOL, INT, STRING, Struct
-
-    entry = Struct("PortMapEntry", [("hostPort", INT), ("containerPort", INT), ("protocol", STRING),
-                                    ("hostIP", STRING)], "main.PortMapEntry")
-    runtime = Struct("", [("portMappings", ("list", ("struct", entry), "[]main.PortMapEntry"))],
-                     'struct { PortMaps []main.PortMapEntry "json:\\"portMappings,omitempty\\"" }')
-    return [
-        ("backend", STRING),
-        ("snat", BOOL),
-        ("conditionsV4", ("list", STRING, "[]string")),
-        ("conditionsV6", ("list", STRING, "[]string")),
-        ("masqAll", BOOL),
-        ("markMasqBit", INT),
-        ("runtimeConfig", ("struct", runtime)),
-        ("externalSetMarkChain", STRING),
-    ]
+_ENTRY = Struct("PortMapEntry", [("hostPort", INT), ("containerPort", INT), ("protocol", STRING),
+                                 ("hostIP", STRING)], "main.PortMapEntry")
+_RUNTIME = Struct("", [("portMappings", ("list", ("struct", _ENTRY), "[]main.PortMapEntry"))],
+                  'struct { PortMaps []main.PortMapEntry "json:\\"portMappings,omitempty\\"" }')
+FIELDS: list[tuple[str, Any]] = [
+    ("backend", STRING),
+    ("snat", BOOL),
+    ("conditionsV4", ("list", STRING, "[]string")),
+    ("conditionsV6", ("list", STRING, "[]string")),
+    ("masqAll", BOOL),
+    ("markMasqBit", INT),
+    ("runtimeConfig", ("struct", _RUNTIME)),
+    ("externalSetMarkChain", STRING),
+]
 
 
 def detect_backend_of_conditions(conditions: list[str] | None) -> str:
@@ -61,6 +63,7 @@ def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None)
 
 
 def default_backend() -> str:
+    # lazy: netfilter loads subprocess (over 10 ms); a config that names its backend never probes
     from pycni.linux import netfilter
 
     if not netfilter.supports_iptables() and netfilter.supports_nftables():
@@ -74,9 +77,7 @@ def parse_config(raw: Any, ifname: str, probe: Callable[[], str] | None = None) 
     conf gains "snat" (default True), "markMasqBit" (default 13), "backend", "portMappings" (list, maybe
     empty) and "contIPv4"/"contIPv6" (the chosen "ip/prefix" CIDR text or None). Raises ValueError.
     """
-    from pycni.plugins.common import decode_conf, load_prev_result
-
-    conf = decode_conf(raw, _fields(), "failed to parse network configuration", "PortMapConf")
+    conf = decode_conf(raw, FIELDS, "failed to parse network configuration", "PortMapConf")
     prev, cur = load_prev_result(conf)
     if conf.get("snat") is None:
         conf["snat"] = True
@@ -88,9 +89,7 @@ def parse_config(raw: Any, ifname: str, probe: Callable[[], str] | None = None) 
         raise ValueError("MasqMarkBit must be between 0 and 31")
     ensure_backend(conf, probe)
     if conf["backend"] not in (IPTABLES, NFTABLES):
-        from pycni.spec.version import go_quote
-
-        raise ValueError(f"unrecognized backend {go_quote(conf['backend'])}")
+        raise ValueError(f"unrecognized backend {q(conf['backend'])}")
     maps = [_entry(e) for e in (conf.get("runtimeConfig") or {}).get("portMappings") or []]
     for pm in maps:
         if pm["containerPort"] <= 0:
@@ -114,7 +113,7 @@ def container_ips(result: dict[str, Any], ifname: str) -> tuple[str | None, str 
     ifaces = result.get("interfaces") or []
     for ipc in result.get("ips") or []:
         addr = ipc.get("address", "")
-        is4 = ":" not in addr
+        is4 = ipnet.family_of(addr) == 4
         if (is4 and v4 is not None) or (not is4 and v6 is not None):
             continue
         idx = ipc.get("interface")
@@ -136,8 +135,6 @@ def host_ip_family_ok(host_ip: str, v6: bool) -> tuple[bool, bool]:
     """
     if host_ip == "":
         return True, False
-    from pycni.spec import ipnet
-
     ip = ipnet.parse_ip(host_ip)
     host_v6 = ip is None or ip[0] == 6
     if host_v6 != v6:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 
+from pycni.gofmt import sprintf
 from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, go_list
+from pycni.plugins.meta.portmap.config import host_ip_family_ok
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,7 +69,7 @@ class Chain:
         except IPTablesError:
             pass
         # Some reference is left (e.g. written with other conditions): find it in the listing.
-        import shlex
+        import shlex  # lazy: it loads re (several ms), for this rare fallback only
 
         suffix = "-j " + self.name
         for ec in self.entry_chains:
@@ -155,8 +157,6 @@ def ip_port(ip: str, port: int) -> str:
 
 def fill_dnat_rules(chain: Chain, conf: dict[str, Any], cont_net: str) -> None:
     """The entry rules (grouped by protocol) and, per mapping, mark and DNAT rules for one container IP."""
-    from pycni.plugins.meta.portmap.config import host_ip_family_ok
-
     v6 = ":" in cont_net
     cont_ip = cont_net.split("/")[0]
     comment = trim_comment(f'dnat name: "{conf.get("name", "")}" id: "{conf["containerID"]}"')
@@ -229,12 +229,7 @@ def _maybe_iptables(v6: bool) -> tuple[IPTables | None, NetfilterError | None]:
 
 
 def _neither(err4: object, err6: object) -> NetfilterError:
-    return NetfilterError(f"neither iptables nor ip6tables is usable, (iptables) {_go_err(err4)}, "
-                          f"(ip6tables) {_go_err(err6)}")
-
-
-def _go_err(e: object) -> str:
-    return "<nil>" if e is None else str(e)
+    return NetfilterError(sprintf("neither iptables nor ip6tables is usable, (iptables) %v, (ip6tables) %v", err4, err6))
 
 
 def check_ports(conf: dict[str, Any], cont_net: str) -> None:

@@ -8,7 +8,8 @@ Every per-container rule carries the container ID as its comment: that is how DE
 
 from __future__ import annotations
 
-from pycni.linux.netfilter import NetfilterError, NftError, nft_list_rules, nft_run, nft_str
+from pycni.linux.netfilter import NetfilterError, NftError, nft_list_rules, nft_path, nft_run, nft_str
+from pycni.plugins.meta.portmap.config import host_ip_family_ok
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ SRCNAT_PRIORITY = 100
 
 def forward_script(conf: dict[str, Any], cont_net: str) -> str:
     """The transaction knftables would send for one container IP."""
-    from pycni.plugins.meta.portmap.config import host_ip_family_ok
-
     v6 = ":" in cont_net
     fam = "ip6" if v6 else "ip"
     cont_ip = cont_net.split("/")[0]
@@ -75,8 +74,6 @@ def forward_ports(conf: dict[str, Any], cont_net: str) -> None:
 
 
 def _expected_counts(conf: dict[str, Any], v6: bool) -> tuple[int, int]:
-    from pycni.plugins.meta.portmap.config import host_ip_family_ok
-
     host_ports = sum(1 for e in conf["portMappings"] if host_ip_family_ok(e["hostIP"], v6)[0])
     masq = 0
     if conf["snat"]:
@@ -99,8 +96,6 @@ def check_ports(conf: dict[str, Any], cont_net: str) -> None:
 
 def unforward_ports(conf: dict[str, Any]) -> None:
     """Delete the container's rules in both families; absent tables or chains are fine."""
-    from pycni.linux.netfilter import nft_path
-
     for fam in ("ip", "ip6"):
         try:
             nft_path()
