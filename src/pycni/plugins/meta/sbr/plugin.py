@@ -36,6 +36,7 @@ from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError, NSPathNotExistError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, wrap
+from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 
 from .config import ip_configs, parse_config, static_gateways
@@ -218,7 +219,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    conf = parse_config(args.conf)
+    conf = parse_config(without_prev_result(args.conf))  # DEL needs only the table: never fail on prevResult
     if args.netns == "":
         return
     try:
