@@ -16,9 +16,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(ROOT, "src"), os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "kernel")]
 
-from harness_fuzz import SPECS, fuzz_plugin
+from harness_fuzz import SPECS, fuzz_plugin  # noqa: E402
 
-from pycni.cli.install import install
+from pycni.cli.install import install  # noqa: E402
 
 
 def main() -> int:
