@@ -167,7 +167,9 @@ def _hl_ipam(_w: None) -> dict:
     return {"type": "host-local", "dataDir": "@HOSTLOCAL@",
             "ranges": [[{"subnet": "10.9.0.0/24", "rangeStart": "10.9.0.10", "rangeEnd": "10.9.0.20",
                          "gateway": "10.9.0.1"}]],
-            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "198.51.100.0/24", "gw": "10.9.0.1"}]}
+            # two gateways for one dst: one multipath route, whose per-route metrics must agree
+            "routes": [{"dst": "0.0.0.0/0"}, {"dst": "198.51.100.0/24", "gw": "10.9.0.1", "mtu": 1400},
+                       {"dst": "198.51.100.0/24", "gw": "10.9.0.254", "mtu": 1400}]}
 
 
 def _static_ipam(_w: None) -> dict:
