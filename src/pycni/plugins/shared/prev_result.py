@@ -48,7 +48,8 @@ def without_prev_result(conf: Any) -> Any:
 def usable_prev_result(conf: Any, **kw: Any) -> Any:
     """The config as it is when its prevResult loads (load_prev_result's keywords), else without it: for a DEL
     that uses prevResult where it can and must not fail on one it cannot read."""
-    if isinstance(conf, dict) and conf.get("prevResult") is not None:
+    # not an object at all: the config decoder's own type error, as in ADD
+    if isinstance(conf, dict) and isinstance(conf.get("prevResult"), dict):
         try:
             load_prev_result(conf, **kw)
         except ValueError:
