@@ -39,3 +39,46 @@ def test_fuzzed_configs_keep_the_protocol_and_leave_nothing(name: str, pycni_dir
     assert res.cases == CASES
     assert not res.failed, f"{res.violations}/{res.cases} cases of {name} violated an invariant:\n" + "\n".join(
         repr(r) for r in res.failed)
+
+
+def _with_prev(name: str, edit: object) -> str:
+    conf = SPECS[name].conf(None)
+    edit(conf)  # type: ignore[operator]
+    return json.dumps(conf)
+
+
+def _set(path: tuple, value: object) -> object:
+    def edit(conf: dict) -> None:
+        d = conf
+        for k in path[:-1]:
+            d = d[k]
+        if value is _DROP:
+            del d[path[-1]]
+        else:
+            d[path[-1]] = value
+    return edit
+
+
+_DROP = object()
+REGRESSIONS = [
+    # issue 13 item 4, and what the fuzz found: (plugin, edit, text ADD must answer; DEL must succeed)
+    ("ptp", _set(("mtu",), 2**63 - 1), "failed to make veth pair: invalid argument"),
+    ("bridge", _set(("mtu",), 2**32), "invalid argument"),
+    ("sbr", _set(("prevResult", "routes"), [None]), "could not parse prevResult: routes[0] is null"),
+    ("portmap", _set(("prevResult", "ips", 0, "address"), _DROP), "ips[0] has no address"),
+    ("firewall", _set(("prevResult", "ips", 0, "address"), _DROP), "ips[0] has no address"),
+    ("sbr", _set(("prevResult", "ips", 0, "address"), "10.77.0.5/24"), "sbr: 10.77.0.5/24 is not an address of eth0"),
+    ("ptp", _set(("ipam", "routes", 2, "mtu"), _DROP), "its metrics (mtu unset, advmss unset) differ"),
+]
+
+
+@pytest.mark.parametrize("name, edit, text", REGRESSIONS, ids=[f"{r[0]}-{i}" for i, r in enumerate(REGRESSIONS)])
+def test_named_regressions_fail_cleanly_and_del_succeeds(name: str, edit: object, text: str, pycni_dir: str) -> None:
+    w = World(SPECS[name], pycni_dir)
+    try:
+        rep = run_case(w, -1, Case(_with_prev(name, edit), "", ["regression"]))
+    finally:
+        w.close()
+    assert not rep.violations, rep
+    assert text in rep.outcomes["ADD"] and rep.outcomes["ADD"].startswith("rc=1"), rep
+    assert rep.outcomes["DEL"].startswith("rc=0"), rep
