@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 
@@ -30,16 +31,21 @@ def main() -> int:
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--bindir", help="plugins installed already (e.g. from another checkout); default: install this tree's")
     a = ap.parse_args()
-    bindir = a.bindir
-    if not bindir:
-        bindir = tempfile.mkdtemp(prefix="pycni-fuzz-bin-")
+    if a.bindir:
+        return run(a, a.bindir)
+    bindir = tempfile.mkdtemp(prefix="pycni-fuzz-bin-")
+    try:
         install(bindir)
+        return run(a, bindir)
+    finally:
+        shutil.rmtree(bindir, ignore_errors=True)
+
+
+def run(a: argparse.Namespace, bindir: str) -> int:
     total = 0
-    rows = []
     for name in a.plugins.split(","):
         res = fuzz_plugin(name, bindir, a.seed, a.cases, a.start)
         total += res.violations
-        rows.append(res)
         print(f"{name:12} cases={res.cases:4} add_ok={res.add_ok:4} violations={res.violations:3} "
               f"{res.seconds:6.1f}s", flush=True)
         if a.verbose:
