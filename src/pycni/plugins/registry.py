@@ -8,6 +8,8 @@ from __future__ import annotations
 PLUGINS: dict[str, str] = {
     "static": "pycni.plugins.ipam.static",
     "host-local": "pycni.plugins.ipam.host_local",
+    "dhcp": "pycni.plugins.ipam.dhcp",
+    "cluster-ipam": "pycni.plugins.ipam.cluster_ipam",
     "ptp": "pycni.plugins.main.ptp",
     "loopback": "pycni.plugins.main.loopback",
     "bridge": "pycni.plugins.main.bridge",
