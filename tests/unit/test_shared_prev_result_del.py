@@ -28,5 +28,5 @@ def test_usable_prev_result_keeps_a_good_one_and_drops_a_broken_one() -> None:
 def test_usable_prev_result_leaves_a_non_object_to_the_decoder() -> None:
     odd: object
     for odd in (1.5, [], "x", True):
-        conf = {"cniVersion": "1.0.0", "name": "n", "prevResult": odd}
+        conf: dict[str, object] = {"cniVersion": "1.0.0", "name": "n", "prevResult": odd}
         assert usable_prev_result(conf) is conf
