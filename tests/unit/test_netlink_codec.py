@@ -462,3 +462,16 @@ def test_dump_error_is_raised() -> None:
     s = ScriptedSocket([_ack(errno.EOPNOTSUPP)])
     with pytest.raises(NetlinkError, match="operation not supported"):
         s.dump(c.RTM_GETLINK, b"")
+
+
+@pytest.mark.parametrize("mtu, sent", [(1400, 1400), (2**63 - 1, 0xFFFFFFFF), (2**32, 0), (-5, 0xFFFFFFFB)])
+def test_an_mtu_out_of_u32_range_is_sent_as_go_uint32_of_it(mtu: int, sent: int) -> None:
+    # The reference's netlink library sends uint32(mtu), so the kernel answers EINVAL (its error text), never
+    # a Python struct.error.
+    from pycni.linux import linkinfo
+
+    assert c.go_uint32(mtu) == sent
+    packed = struct.pack("=I", sent)
+    assert packed in linkinfo.new_link_payload("veth", "x", mtu=mtu) or mtu <= 0
+    assert packed in linkinfo.set_attrs_payload(1, mtu=mtu)
+    assert c.unpack_link(c.pack_link(c.Link(index=1, mtu=mtu))).mtu == sent

@@ -147,14 +147,45 @@ def test_multipath_after_same_destination_route_is_not_exclusive() -> None:
 
 
 def test_metrics_and_priority_and_table_carry_over() -> None:
-    (p,) = plan([{"dst": "0.0.0.0/0", "gw": "10.0.0.1", "mtu": 1400, "priority": 10, "table": 100},
-                 {"dst": "0.0.0.0/0", "gw": "10.0.0.2", "advmss": 1360, "priority": 10, "table": 100}])
+    (p,) = plan([{"dst": "0.0.0.0/0", "gw": "10.0.0.1", "mtu": 1400, "advmss": 1360, "priority": 10, "table": 100},
+                 {"dst": "0.0.0.0/0", "gw": "10.0.0.2", "mtu": 1400, "advmss": 1360, "priority": 10, "table": 100}])
     r = p.to_route()
     assert (r.mtu, r.advmss, r.priority, r.table) == (1400, 1360, 10, 100)
     assert p.describe("eth0") == ("{0.0.0.0 00000000} via [10.0.0.1 10.0.0.2] dev eth0 metric 10 "
                                   "(Scope: universe, Table: 100)")
-    with pytest.raises(CNIError, match="conflicting mtu 1500"):
-        plan([{"dst": "0.0.0.0/0", "gw": "10.0.0.1", "mtu": 1400}, {"dst": "0.0.0.0/0", "gw": "10.0.0.2", "mtu": 1500}])
+
+
+@pytest.mark.parametrize("a, b", [
+    ({"mtu": 1400}, {}), ({}, {"mtu": 1400}), ({"mtu": 1400}, {"mtu": 1500}), ({"advmss": 1360}, {}),
+    ({"mtu": 1400, "advmss": 1360}, {"mtu": 1400}), ({"mtu": 0}, {"advmss": 1}),
+])
+def test_multipath_routes_with_different_metrics_are_refused(a: dict, b: dict) -> None:
+    # The kernel keeps one set of metrics per route: never apply one route's mtu/advmss to another's nexthop.
+    routes = [dict({"dst": "0.0.0.0/0", "gw": "10.0.0.1"}, **a), dict({"dst": "0.0.0.0/0", "gw": "10.0.0.2"}, **b)]
+    with pytest.raises(CNIError) as e:
+        plan(routes)
+    msg = e.value.msg
+    assert "failed to add route '{0.0.0.0 00000000} via 10.0.0.2 dev eth0 metric 0" in msg
+    assert "route '{0.0.0.0 00000000} via 10.0.0.1 dev eth0 metric 0" in msg
+    assert "one set of metrics" in msg
+
+
+def test_multipath_metrics_check_covers_later_nexthops_and_ipv6() -> None:
+    with pytest.raises(CNIError, match="via 10.0.0.3 .* differ from those of route .* via 10.0.0.1"):
+        plan([{"dst": "0.0.0.0/0", "gw": "10.0.0.1"}, {"dst": "0.0.0.0/0", "gw": "10.0.0.2"},
+              {"dst": "0.0.0.0/0", "gw": "10.0.0.3", "mtu": 1280}])
+    with pytest.raises(CNIError, match=r"mtu 1280, advmss unset\) differ .* \(mtu unset, advmss unset\)"):
+        plan([{"dst": "::/0", "gw": "fd00::1"}, {"dst": "::/0", "gw": "fd00::2", "mtu": 1280}])
+
+
+def test_different_metrics_are_fine_when_routes_do_not_merge() -> None:
+    # other priority, or a link route next to a gatewayed one: separate kernel routes, each with its own metrics
+    p = plan([{"dst": "0.0.0.0/0", "gw": "10.0.0.1", "mtu": 1400}, {"dst": "0.0.0.0/0", "gw": "10.0.0.2", "priority": 5}])
+    assert [(x.gateways, x.mtu) for x in p] == [(["10.0.0.1"], 1400), (["10.0.0.2"], 0)]
+    p = plan([{"dst": "10.5.0.0/16", "mtu": 1400}, {"dst": "10.5.0.0/16", "gw": "10.0.0.2"}], v4gw=None)
+    assert [(x.gateways, x.mtu) for x in p] == [([None], 1400), (["10.0.0.2"], 0)]
+    (p1,) = plan([{"dst": "0.0.0.0/0", "gw": "10.0.0.1", "mtu": 1400}, {"dst": "0.0.0.0/0", "gw": "10.0.0.2", "mtu": 1400}])
+    assert p1.to_route().mtu == 1400 and p1.multipath
 
 
 def test_mixed_family_gateway_is_refused_like_go_netlink() -> None:

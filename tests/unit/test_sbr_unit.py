@@ -154,3 +154,12 @@ def test_del_with_the_namespace_gone_succeeds_and_creates_nothing(tmp_path: obje
 
 def test_check_is_a_no_op() -> None:
     assert call("CHECK", conf()).error is None
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0/0", "0.0.0.0/24", "::/0", "::/64"])
+def test_ip_configs_refuse_the_unspecified_address(address: str) -> None:
+    # its rule would match nothing and outlive DEL, which finds rules by the interface's own addresses (fuzz seed 15)
+    prev = {"interfaces": [{"name": "eth0"}], "ips": [{"interface": 0, "address": "10.0.0.2/24"},
+                                                      {"interface": 0, "address": address}]}
+    with pytest.raises(ValueError, match="unspecified address"):
+        S.ip_configs("eth0", prev)

@@ -347,11 +347,29 @@ def test_route_and_dns_from_config() -> None:
     assert R.dns_from_config(None) == {}
 
 
-@pytest.mark.parametrize("key", ["interfaces", "ips"])
+@pytest.mark.parametrize("key", ["interfaces", "ips", "routes"])
 def test_a_null_interface_or_ip_is_a_clean_error(key):
     # Go decodes null into a nil pointer and the reference then panics (static CHECK, 0.4.0 and 1.0.0 ips);
     # pycni refuses it while parsing, with the index.
-    obj = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0"}], "ips": [{"address": "10.0.0.2/24"}]}
+    obj = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0"}], "ips": [{"address": "10.0.0.2/24"}],
+           "routes": [{"dst": "0.0.0.0/0"}]}
     obj[key] = [obj[key][0], None]
     with pytest.raises(R.ResultError, match=rf"^{key}\[1\] is null$"):
         R.parse(obj, "1.0.0")
+
+
+def test_a_null_ip4_in_a_020_result_is_absent():
+    # Go's nil *IPConfig: left out, not an AttributeError
+    assert R.parse({"cniVersion": "0.2.0", "ip4": None, "ip6": {"ip": "fd00::2/64"}}, "0.2.0") == {
+        "cniVersion": "0.2.0", "ip6": {"ip": "fd00::2/64"}, "dns": {}}
+
+
+@pytest.mark.parametrize("key, entry, field", [("ips", {"gateway": "10.0.0.1"}, "address"), ("ips", {}, "address"),
+                                               ("routes", {"gw": "10.0.0.1"}, "dst"), ("routes", {}, "dst")])
+@pytest.mark.parametrize("version", ["0.4.0", "1.0.0", "1.1.0"])
+def test_an_ip_without_address_or_a_route_without_dst_is_refused(key, entry, field, version):
+    # Go would keep an unset IPNet, print it as "<nil>" and pass it on (portmap: iptables -s <nil>).
+    obj = {"cniVersion": version, "ips": [{"address": "10.0.0.2/24"}], "routes": [{"dst": "0.0.0.0/0"}]}
+    obj[key] = obj[key] + [entry]
+    with pytest.raises(R.ResultError, match=rf"^{key}\[1\] has no {field}$"):
+        R.parse(obj, version)

@@ -167,6 +167,10 @@ class PlannedRoute:
                 f"priority={self.priority}, scope={self.scope}, mtu={self.mtu}, advmss={self.advmss})")
 
 
+def _metrics_text(mtu: int, advmss: int) -> str:
+    return f"mtu {mtu or 'unset'}, advmss {advmss or 'unset'}"
+
+
 def _route_desc(dst: str, gw: str | None, ifname: str, prio: int, scope: int, table: int) -> str:
     return (f"{_go_ipnet(dst)} via {_go_ip(gw)} dev {ifname} metric {prio} "
             f"(Scope: {_go_scope(scope)}, Table: {table})")
@@ -228,13 +232,15 @@ def plan_routes(ifindex: int, routes: Sequence[Route], v4gw: str | None, v6gw: s
             kernel_keys.add(kernel_key)
             same.append(target)
             plans.append(target)
-        for attr, value in (("mtu", mtu), ("advmss", advmss)):
-            if value:
-                have = getattr(target, attr)
-                if have and have != value:
-                    raise internal(f"failed to add route '{desc}': conflicting {attr} {value} (already {have}) for "
-                                   f"one multipath route")
-                setattr(target, attr, value)
+        if target.nexthops and (target.mtu, target.advmss) != (mtu, advmss):
+            # The kernel keeps one set of metrics per (multipath) route: merging would apply one route's
+            # mtu/advmss to the other's nexthop, so the result's routes must agree or differ in priority.
+            first = _route_desc(target.dst_text, target.nexthops[0][0], name, prio, scope, table)
+            raise internal(f"failed to add route '{desc}': its metrics ({_metrics_text(mtu, advmss)}) differ from "
+                           f"those of route '{first}' ({_metrics_text(target.mtu, target.advmss)}) to the same "
+                           f"destination; a multipath route has one set of metrics, so give the routes equal "
+                           f"mtu/advmss or different priorities")
+        target.mtu, target.advmss = mtu, advmss
         target.nexthops.append((gw, weight))
         target.sources.append(r)
     return plans

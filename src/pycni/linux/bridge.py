@@ -67,7 +67,7 @@ def bridge_add_payload(name: str, mtu: int = 0, vlan_filtering: bool | None = No
     IFLA_INFO_DATA{IFLA_BR_VLAN_FILTERING} when vlan_filtering is not None}."""
     attrs = [c.pack_str(c.IFLA_IFNAME, name)]
     if mtu > 0:
-        attrs.append(c.pack_u32(c.IFLA_MTU, mtu))
+        attrs.append(c.pack_u32(c.IFLA_MTU, c.go_uint32(mtu)))
     info = [c.pack_str(c.IFLA_INFO_KIND, "bridge")]
     if vlan_filtering is not None:
         info.append(c.pack_nested(c.IFLA_INFO_DATA,

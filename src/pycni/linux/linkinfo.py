@@ -71,7 +71,7 @@ def new_link_payload(kind: str, name: str, *, parent: int = 0, mtu: int = 0, mac
         attrs.append(c.pack_u32(c.IFLA_LINK, parent))
     attrs.append(c.pack_str(c.IFLA_IFNAME, name))
     if mtu > 0:
-        attrs.append(c.pack_u32(c.IFLA_MTU, mtu))
+        attrs.append(c.pack_u32(c.IFLA_MTU, c.go_uint32(mtu)))
     if mac:
         attrs.append(c.pack_attr(c.IFLA_ADDRESS, c.parse_mac(mac)))
     if ns_fd is not None:
@@ -115,7 +115,7 @@ def set_attrs_payload(index: int, *, mtu: int = 0, mac: str | None = None) -> by
     """RTM_NEWLINK payload changing MTU and/or MAC of an existing link in one message (as `ip link set`)."""
     attrs = []
     if mtu:
-        attrs.append(c.pack_u32(c.IFLA_MTU, mtu))
+        attrs.append(c.pack_u32(c.IFLA_MTU, c.go_uint32(mtu)))
     if mac:
         attrs.append(c.pack_attr(c.IFLA_ADDRESS, c.parse_mac(mac)))
     return c.pack_ifinfomsg(index=index) + b"".join(attrs)

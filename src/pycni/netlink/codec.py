@@ -262,6 +262,12 @@ def pack_attr(atype: int, data: bytes) -> bytes:
     return _RTATTR.pack(length, atype) + data + b"\0" * (align4(length) - length)
 
 
+def go_uint32(value: int) -> int:
+    """Go's uint32(v) conversion (the low 32 bits), which the reference's netlink library applies to an int
+    config value such as an MTU: out-of-range values then get the kernel's own answer (EINVAL), as upstream."""
+    return value & 0xFFFFFFFF
+
+
 def pack_u32(atype: int, value: int) -> bytes:
     return pack_attr(atype, _U32.pack(value))
 
@@ -441,7 +447,7 @@ def _link_attrs(link: Link) -> list[bytes]:
         # Names longer than IFNAMSIZ-1 can only be alternative names (lookup only).
         attrs.append(pack_str(IFLA_ALT_IFNAME if len(link.name.encode()) > 15 else IFLA_IFNAME, link.name))
     if link.mtu is not None:
-        attrs.append(pack_u32(IFLA_MTU, link.mtu))
+        attrs.append(pack_u32(IFLA_MTU, go_uint32(link.mtu)))
     if link.address is not None:
         attrs.append(pack_attr(IFLA_ADDRESS, parse_mac(link.address)))
     if link.txqlen is not None:

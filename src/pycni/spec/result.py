@@ -244,7 +244,7 @@ def parse(obj: Any, version: str) -> Result:
     out: Result = {"cniVersion": got or "0.1.0"}
     if fam == "02x":
         for key in ("ip4", "ip6"):
-            if key in d:
+            if d.get(key) is not None:  # null is Go's nil *IPConfig: absent
                 c = d[key]
                 ipc: Any = {"ip": _cidr_text(c.get("ip"))}
                 if "gateway" in c:
@@ -255,10 +255,14 @@ def parse(obj: Any, version: str) -> Result:
         out["dns"] = _dns_out(d.get("dns"))
         return out
     ifaces = d.get("interfaces") or []
-    for key, items in (("interfaces", ifaces), ("ips", d.get("ips") or ())):
-        if None in items:
-            # Go keeps a nil pointer here and the reference panics on it later: refuse it up front.
-            raise ResultError(f"{key}[{items.index(None)}] is null")
+    for key, items in (("interfaces", ifaces), ("ips", d.get("ips") or ()), ("routes", d.get("routes") or ())):
+        _refuse_null(key, items)
+    # Go keeps an unset IPNet, prints it as "<nil>" (which no parser reads back) and hands it to iptables:
+    # an IP without its address or a route without its dst is refused instead.
+    for key, field in (("ips", "address"), ("routes", "dst")):
+        for i, item in enumerate(d.get(key) or ()):
+            if item.get(field) is None:
+                raise ResultError(f"{key}[{i}] has no {field}")
     if ifaces:
         out["interfaces"] = [_iface_out(i) for i in ifaces]
     if d.get("ips"):
@@ -267,6 +271,12 @@ def parse(obj: Any, version: str) -> Result:
         out["routes"] = [_route_out(r) for r in d["routes"]]
     out["dns"] = _dns_out(d.get("dns"))
     return out
+
+
+def _refuse_null(key: str, items: Any) -> None:
+    # Go keeps a nil pointer here and the reference panics on it later: refuse it up front.
+    if None in items:
+        raise ResultError(f"{key}[{items.index(None)}] is null")
 
 
 # --- conversion ----------------------------------------------------------------------------------

@@ -37,6 +37,26 @@ def load_prev_result(conf: dict[str, Any], *, inject_version: bool = True, parse
         raise ValueError(f"{convert_text}: {exc}") from None
 
 
+def without_prev_result(conf: Any) -> Any:
+    """The config without prevResult (any key case: Go matches it so), for a DEL that does not need it: DEL must
+    succeed whatever prevResult holds, or a runtime can never finish the teardown (ADD refused such a one)."""
+    if not isinstance(conf, dict):
+        return conf
+    return {k: v for k, v in conf.items() if k.lower() != "prevresult"}
+
+
+def usable_prev_result(conf: Any, **kw: Any) -> Any:
+    """The config as it is when its prevResult loads (load_prev_result's keywords), else without it: for a DEL
+    that uses prevResult where it can and must not fail on one it cannot read."""
+    # not an object at all: the config decoder's own type error, as in ADD
+    if isinstance(conf, dict) and isinstance(conf.get("prevResult"), dict):
+        try:
+            load_prev_result(conf, **kw)
+        except ValueError:
+            return without_prev_result(conf)
+    return conf
+
+
 def required_prev_result(conf: dict[str, Any], missing: str) -> Result:
     """CHECK's prevResult: parsed in the config's version and converted to 1.1.0; ValueError(missing) when
     absent, the parse/convert error's own text otherwise."""

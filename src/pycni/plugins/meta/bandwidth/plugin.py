@@ -28,6 +28,7 @@ from pycni.linux import link, tc
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, wrap
+from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 from pycni.spec.result import convert
 
@@ -228,7 +229,7 @@ def cmd_add(args: CmdArgs) -> Result | None:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    conf = parse_config(args.conf)
+    conf = parse_config(without_prev_result(args.conf))  # DEL needs only the name: never fail on prevResult
     name = ifb_name(conf.name, args.container_id)
     with wrap("failed to lookup %q", name):
         try:

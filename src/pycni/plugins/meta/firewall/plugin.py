@@ -18,6 +18,7 @@ Deliberate differences from upstream (each where upstream leaves state behind or
 from __future__ import annotations
 
 from pycni.gofmt import q
+from pycni.plugins.shared.prev_result import usable_prev_result
 from pycni.skel import CmdArgs
 
 from . import firewalld
@@ -72,7 +73,8 @@ def cmd_add(args: CmdArgs) -> Any:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    conf, result = parse_conf(args.conf)
+    # the IPs' rules go when prevResult loads; one it cannot read (which ADD refused) leaves nothing to remove
+    conf, result = parse_conf(usable_prev_result(args.conf))
     backend = get_backend(conf)
     try:
         backend.delete(conf, result)

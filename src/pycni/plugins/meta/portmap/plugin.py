@@ -14,6 +14,7 @@ only carry the container ID, not the network, and GC only knows this network's a
 
 from __future__ import annotations
 
+from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 
 from .config import parse_config
@@ -23,9 +24,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _load(args: CmdArgs, prefix: str) -> tuple[dict[str, Any], Any]:
+def _load(args: CmdArgs, prefix: str, raw: Any = None) -> tuple[dict[str, Any], Any]:
     try:
-        conf, prev = parse_config(args.conf, args.ifname)
+        conf, prev = parse_config(args.conf if raw is None else raw, args.ifname)
     except ValueError as exc:
         raise ValueError(f"{prefix}{exc}") from None
     conf["containerID"] = args.container_id
@@ -45,7 +46,8 @@ def cmd_add(args: CmdArgs) -> Any:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    conf, _prev = _load(args, "failed to parse config: ")
+    # the chains are named by network and container: DEL never needs (or fails on) prevResult
+    conf, _prev = _load(args, "failed to parse config: ", without_prev_result(args.conf))
     if not conf["portMappings"]:
         return
     from . import forwarding  # lazy: as in cmd_add

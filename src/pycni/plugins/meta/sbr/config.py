@@ -48,6 +48,10 @@ def ip_configs(ifname: str, prev: dict[str, Any]) -> list[dict[str, Any]]:
         idx = ipc.get("interface")
         if idx is not None and 0 <= idx < len(ifaces) and ifaces[idx].get("name") != ifname:
             continue
+        if str(ipc.get("address", "")).split("/")[0] in ("0.0.0.0", "::"):
+            # a rule from it would match no packet, and DEL (which tidies by the interface's addresses) could
+            # never find it again
+            raise ValueError(f"sbr: {ipc['address']} on {ifname} is the unspecified address, not the interface's")
         out.append(ipc)
     return out
 

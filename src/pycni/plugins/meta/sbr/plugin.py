@@ -36,6 +36,7 @@ from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError, NSPathNotExistError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, wrap
+from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 
 from .config import ip_configs, parse_config, static_gateways
@@ -204,12 +205,27 @@ class _Locked:
 # Commands
 
 
+def own_addresses_only(ipcs: list[dict[str, Any]], ifname: str) -> None:
+    """Refuse a prevResult IP that is not on ifname (pycni; upstream adds its rule): that rule would outlive DEL,
+    which finds the rules by the interface's own addresses."""
+    try:
+        lk = link.link_by_name(ifname)
+    except LinkNotFoundError:
+        return  # the route/rule steps report it, in upstream's words
+    with wrap("Failed to list all addrs"):
+        have = {a.ip for a in addr.addr_list(lk.index)}
+    for ipc in ipcs:
+        if ipc["address"].split("/")[0] not in have:
+            raise ValueError(f"sbr: {ipc['address']} is not an address of {ifname}")
+
+
 def cmd_add(args: CmdArgs) -> dict[str, Any]:
     conf = parse_config(args.conf)
     if conf.prev is None:
         raise ValueError("This plugin must be called as chained plugin")
     ipcs = ip_configs(args.ifname, conf.prev)
     with _Locked(args.netns):
+        own_addresses_only(ipcs, args.ifname)
         if conf.table is not None:
             do_rules_with_table(ipcs, conf.table)
         else:
@@ -218,7 +234,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    conf = parse_config(args.conf)
+    conf = parse_config(without_prev_result(args.conf))  # DEL needs only the table: never fail on prevResult
     if args.netns == "":
         return
     try:

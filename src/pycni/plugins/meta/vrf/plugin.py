@@ -26,6 +26,7 @@ from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError, NSPathNotExistError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, NetlinkSocket, wrap
+from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 
 from .config import parse_conf
@@ -164,7 +165,7 @@ def cmd_add(args: CmdArgs) -> dict[str, Any]:
 
 
 def cmd_del(args: CmdArgs) -> None:
-    conf = parse_conf(args.conf)
+    conf = parse_conf(without_prev_result(args.conf))  # DEL needs only vrfname: never fail on prevResult
     try:
         with netns.netns(args.netns):
             try:
