@@ -12,6 +12,7 @@ import _socket
 import binascii
 import time
 
+from pycni.gofmt import errno_text
 from pycni.spec import gojson
 from pycni.spec.errors import (
     INTERNAL,
@@ -429,5 +430,4 @@ def _os_error_text(exc: OSError) -> str:
         return "connection refused"
     if isinstance(exc, ConnectionResetError):
         return f"connection reset ({exc})" if exc.args and isinstance(exc.args[0], str) else "connection reset"
-    text = exc.strerror or str(exc) or type(exc).__name__
-    return text[:1].lower() + text[1:]
+    return errno_text(exc) if exc.errno else (str(exc) or type(exc).__name__)

@@ -27,10 +27,6 @@ class HelpRequested(Exception):
     """-h / -help / --help: print the usage, exit 0."""
 
 
-def _q(s: str) -> str:
-    return q(s)
-
-
 def parse_duration(s: str) -> float:
     """time.ParseDuration, in seconds. Raises ValueError with Go's text."""
     orig = s
@@ -41,7 +37,7 @@ def parse_duration(s: str) -> float:
     if s == "0":
         return 0.0
     if not s:
-        raise ValueError(f"time: invalid duration {_q(orig)}")
+        raise ValueError(f"time: invalid duration {q(orig)}")
     total = 0  # nanoseconds, exact
     while s:
         i = 0
@@ -58,23 +54,23 @@ def parse_duration(s: str) -> float:
             frac = s[:j]
             s = s[j:]
         if not whole and not frac:
-            raise ValueError(f"time: invalid duration {_q(orig)}")
+            raise ValueError(f"time: invalid duration {q(orig)}")
         j = 0
         while j < len(s) and s[j] != "." and not (s[j].isdigit() and s[j].isascii()):
             j += 1
         unit = s[:j]
         s = s[j:]
         if not unit:
-            raise ValueError(f"time: missing unit in duration {_q(orig)}")
+            raise ValueError(f"time: missing unit in duration {q(orig)}")
         if unit not in _UNIT_NS:
-            raise ValueError(f"time: unknown unit {_q(unit)} in duration {_q(orig)}")
+            raise ValueError(f"time: unknown unit {q(unit)} in duration {q(orig)}")
         scale = _UNIT_NS[unit]
         v = int(whole or "0") * scale
         if frac:
             v += int(frac) * scale // 10 ** len(frac)
         total += v
         if total > _MAX_NS + (1 if neg else 0):
-            raise ValueError(f"time: invalid duration {_q(orig)}")
+            raise ValueError(f"time: invalid duration {q(orig)}")
     return (-total if neg else total) / 1e9
 
 
@@ -153,7 +149,7 @@ def parse(flags: list[Flag], argv: list[str]) -> tuple[dict[str, Any], list[str]
                 try:
                     values[name] = parse_bool(value)
                 except ValueError:
-                    raise FlagError(f"invalid boolean value {_q(value)} for -{name}: parse error") from None
+                    raise FlagError(f"invalid boolean value {q(value)} for -{name}: parse error") from None
             else:
                 values[name] = True
             continue
@@ -166,7 +162,7 @@ def parse(flags: list[Flag], argv: list[str]) -> tuple[dict[str, Any], list[str]
             try:
                 values[name] = parse_duration(value)
             except ValueError:
-                raise FlagError(f"invalid value {_q(value)} for flag -{name}: parse error") from None
+                raise FlagError(f"invalid value {q(value)} for flag -{name}: parse error") from None
         else:
             values[name] = value
     return values, argv[i:]
@@ -182,7 +178,7 @@ def usage(prog: str, flags: list[Flag]) -> str:
         head += "\t" if len(head) <= 4 else "\n    \t"
         text = head + f.usage.replace("\n", "\n    \t")
         if f.kind == STRING and f.default:
-            text += f" (default {_q(f.default)})"
+            text += f" (default {q(f.default)})"
         elif f.kind == DURATION and f.default:
             text += f" (default {format_duration(f.default)})"
         elif f.kind == BOOL and f.default:
