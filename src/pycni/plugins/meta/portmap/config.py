@@ -7,6 +7,7 @@ Every message is upstream's (plugins/meta/portmap/main.go parseConfig / ensureBa
 from __future__ import annotations
 
 from pycni.gofmt import q
+from pycni.linux import netfilter
 from pycni.plugins.shared.conf import decode_conf
 from pycni.plugins.shared.prev_result import load_prev_result
 from pycni.spec import ipnet
@@ -63,9 +64,6 @@ def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None)
 
 
 def default_backend() -> str:
-    # lazy: netfilter loads subprocess (over 10 ms); a config that names its backend never probes
-    from pycni.linux import netfilter
-
     if not netfilter.supports_iptables() and netfilter.supports_nftables():
         return NFTABLES
     return IPTABLES

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 
+from . import forwarding
 from .config import parse_config
 
 TYPE_CHECKING = False
@@ -39,8 +40,6 @@ def cmd_add(args: CmdArgs) -> Any:
         raise ValueError("must be called as chained plugin")
     if not conf["portMappings"]:
         return prev
-    from . import forwarding  # lazy: subprocess (through netfilter), over 10 ms; most containers map no port
-
     forwarding.add(conf)
     return prev
 
