@@ -225,7 +225,8 @@ def test_metrics_priority_and_table_5000(veth, iproute2) -> None:
     res = seed_result()
     res["routes"] = [
         {"dst": "192.168.0.0/16", "gw": "10.10.0.5", "mtu": 1400, "advmss": 1360, "table": 5000, "priority": 10},
-        {"dst": "192.168.0.0/16", "gw": "10.10.0.6", "table": 5000, "priority": 10},
+        # the kernel keeps one set of metrics per multipath route: both nexthops' routes must agree
+        {"dst": "192.168.0.0/16", "gw": "10.10.0.6", "mtu": 1400, "advmss": 1360, "table": 5000, "priority": 10},
         {"dst": "fd00:77::/64", "gw": "fd00:10::5", "mtu": 1380, "priority": 20},
     ]
     configure(veth, res)

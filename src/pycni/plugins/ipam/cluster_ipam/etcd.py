@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _socket
 import binascii
+import posix
 import time
 
 from pycni.gofmt import errno_text
@@ -430,4 +431,6 @@ def _os_error_text(exc: OSError) -> str:
         return "connection refused"
     if isinstance(exc, ConnectionResetError):
         return f"connection reset ({exc})" if exc.args and isinstance(exc.args[0], str) else "connection reset"
-    return errno_text(exc) if exc.errno else (str(exc) or type(exc).__name__)
+    if exc.errno and exc.strerror == posix.strerror(exc.errno):
+        return errno_text(exc)  # a plain OS error: Go's text for it
+    return exc.strerror or str(exc) or type(exc).__name__  # TLS and resolver errors carry their own text
