@@ -14,7 +14,7 @@ at once or not at all; nft changes go in one `nft -f -` script.
 from __future__ import annotations
 
 from pycni.linux import spawn
-from pycni.spec import ipnet
+from pycni.spec import gojson, ipnet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -525,24 +525,7 @@ def nft_list_rules(family: str, table: str, chain: str) -> list[tuple[int, str |
 
     NftError with not_found=True when the table or chain is absent.
     """
-    nft_path()  # a missing nft is reported as such, not as a failed run
-    try:
-        out = nft(["--json", "list", "chain", family, table, chain])
-    except NftError as exc:
-        raise NftError(f"failed to run nft: {exc}", exc.not_found, exc.exists) from None
-    from pycni.spec import gojson
-
-    try:
-        items = gojson.loads(out).get("nftables") or []
-    except (gojson.JSONSyntaxError, AttributeError) as exc:
-        raise NftError(f"unable to parse JSON output: could not parse nft output: {exc}") from None
-    rules = []
-    for item in items:
-        rule = item.get("rule") if isinstance(item, dict) else None
-        if isinstance(rule, dict):
-            comment = rule.get("comment")
-            rules.append((int(rule.get("handle", 0)), comment if isinstance(comment, str) else None))
-    return rules
+    return [(handle, comment) for _, handle, comment in _nft_list_rules(["chain", family, table, chain])]
 
 
 def nft_list_table_rules(family: str, table: str) -> list[tuple[str, int, str | None]]:
@@ -550,25 +533,7 @@ def nft_list_table_rules(family: str, table: str) -> list[tuple[str, int, str | 
 
     NftError with not_found=True when the table is absent.
     """
-    nft_path()
-    try:
-        out = nft(["--json", "list", "table", family, table])
-    except NftError as exc:
-        raise NftError(f"failed to run nft: {exc}", exc.not_found, exc.exists) from None
-    from pycni.spec import gojson
-
-    try:
-        items = gojson.loads(out).get("nftables") or []
-    except (gojson.JSONSyntaxError, AttributeError) as exc:
-        raise NftError(f"unable to parse JSON output: could not parse nft output: {exc}") from None
-    rules = []
-    for item in items:
-        rule = item.get("rule") if isinstance(item, dict) else None
-        if isinstance(rule, dict):
-            comment = rule.get("comment")
-            rules.append((str(rule.get("chain", "")), int(rule.get("handle", 0)),
-                          comment if isinstance(comment, str) else None))
-    return rules
+    return _nft_list_rules(["table", family, table])
 
 
 NFNL_SUBSYS_NFTABLES = 10
@@ -756,3 +721,28 @@ def routable_host_ifname(ip: str) -> str:
     except (NetlinkError, OSError, c.CodecError):
         return ""
     return ""
+
+
+def _nft_list_rules(what: list[str]) -> list[tuple[str, int, str | None]]:
+    """(chain, handle, comment) of every rule `nft --json list <what>` prints (one run).
+
+    A missing nft is reported as such, not as a failed run; NftError with not_found=True when the
+    table or chain is absent.
+    """
+    nft_path()
+    try:
+        out = nft(["--json", "list", *what])
+    except NftError as exc:
+        raise NftError(f"failed to run nft: {exc}", exc.not_found, exc.exists) from None
+    try:
+        items = gojson.loads(out).get("nftables") or []
+    except (gojson.JSONSyntaxError, AttributeError) as exc:
+        raise NftError(f"unable to parse JSON output: could not parse nft output: {exc}") from None
+    rules = []
+    for item in items:
+        rule = item.get("rule") if isinstance(item, dict) else None
+        if isinstance(rule, dict):
+            comment = rule.get("comment")
+            rules.append((str(rule.get("chain", "")), int(rule.get("handle", 0)),
+                          comment if isinstance(comment, str) else None))
+    return rules

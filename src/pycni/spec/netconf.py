@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pycni.gofmt import float_text
 from pycni.spec import result as R
-from pycni.spec.godecode import BOOL, OBJECT, STRING, Struct, decode_struct
+from pycni.spec.godecode import BOOL, OBJECT, STRING, DecodeError, Struct, decode_struct
 from pycni.spec.gojson import GoFloat
 
 TYPE_CHECKING = False
@@ -90,3 +90,15 @@ def valid_attachments(conf: Any) -> list[tuple[str, str]] | None:
     return None
 
 
+def check_prev_result(conf: Any) -> R.Result:
+    """An IPAM plugin's CHECK input (static, cluster-ipam, as upstream's): the config decoded as types.NetConf,
+    its prevResult required, parsed in the config's version and converted to 1.1.0. ValueError with the
+    reference's texts ("failed to load netconf: …", "Required prevResult missing"), ResultError when unparsable."""
+    try:
+        n = load_netconf(conf)
+    except DecodeError as exc:
+        raise ValueError(f"failed to load netconf: {exc}") from None
+    prev = parse_prev_result(n.get("prevResult"), n.get("cniVersion", ""))
+    if prev is None:
+        raise ValueError("Required prevResult missing")
+    return R.convert(prev, "1.1.0")

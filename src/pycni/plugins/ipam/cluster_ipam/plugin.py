@@ -13,8 +13,7 @@ from pycni.skel import CmdArgs
 from pycni.spec import ipnet
 from pycni.spec import result as R
 from pycni.spec.errors import INTERNAL, PLUGIN_NOT_AVAILABLE, TRY_AGAIN_LATER, CNIError
-from pycni.spec.godecode import DecodeError
-from pycni.spec.netconf import load_netconf, parse_prev_result
+from pycni.spec.netconf import check_prev_result
 
 from . import config as C
 from .blocks import endpoint_start
@@ -99,15 +98,7 @@ def cmd_check(args: CmdArgs) -> None:
     if h is None:
         raise CNIError(INTERNAL, f"cluster-ipam: no allocation for container {args.container_id} "
                                  f"interface {args.ifname}")
-    try:
-        n = load_netconf(args.conf)
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
-    if n.get("prevResult") is None:
-        raise ValueError("Required prevResult missing")
-    prev = parse_prev_result(n["prevResult"], n.get("cniVersion", ""))
-    assert prev is not None
-    have = {ipnet.parse_ip(ipc["address"].split("/")[0]) for ipc in R.convert(prev, "1.1.0").get("ips") or []}
+    have = {ipnet.parse_ip(ipc["address"].split("/")[0]) for ipc in check_prev_result(args.conf).get("ips") or []}
     for e in entries_of(h.value):
         ip = ipnet.parse_ip(str(e.get("address", "")).split("/")[0])
         if ip not in have:

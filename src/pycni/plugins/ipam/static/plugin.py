@@ -10,8 +10,7 @@ from __future__ import annotations
 from pycni.skel import CmdArgs
 from pycni.spec import ipnet
 from pycni.spec import result as R
-from pycni.spec.godecode import DecodeError
-from pycni.spec.netconf import load_netconf, parse_prev_result
+from pycni.spec.netconf import check_prev_result
 
 from .config import load_ipam_config
 
@@ -36,15 +35,7 @@ def cmd_add(args: CmdArgs) -> R.Result:
 
 def cmd_check(args: CmdArgs) -> None:
     _, addresses, _ = load_ipam_config(args.conf, args.args)
-    try:
-        n = load_netconf(args.conf)
-    except DecodeError as exc:
-        raise ValueError(f"failed to load netconf: {exc}") from None
-    if n.get("prevResult") is None:
-        raise ValueError("Required prevResult missing")
-    prev = parse_prev_result(n["prevResult"], n.get("cniVersion", ""))
-    assert prev is not None
-    current = R.convert(prev, "1.1.0")
+    current = check_prev_result(args.conf)
     for a in addresses:
         for ipc in current.get("ips") or []:
             got_ip = ipnet.parse_ip(ipc["address"].split("/")[0])
