@@ -53,21 +53,12 @@ def _go_ip(ip: str | None) -> str:
     return "<nil>" if ip is None else c.canonical_ip(ip)
 
 
-def _go_mask(ip: str, plen: int) -> str:
-    return mask_hex(128 if family_of(ip) == 6 else 32, plen)
-
-
-def _go_ipnet(cidr: str) -> str:
-    """A net.IPNet value printed with %v: `{10.99.0.0 ffff0000}` (verified against the 1.1.1 binaries)."""
-    return ipnet_text(*c.split_cidr(cidr))
-
-
 def _go_ipconfig(ipc: IPConfig) -> str:
     """An IPConfig printed with %+v. The reference prints the Interface *pointer*; its value is shown here."""
     idx = ipc.get("interface")
     try:
         ip, plen = c.split_cidr(ipc["address"])
-        addr = f"{{IP:{ip} Mask:{_go_mask(ip, plen)}}}"
+        addr = f"{{IP:{ip} Mask:{mask_hex(128 if family_of(ip) == 6 else 32, plen)}}}"
     except (KeyError, c.CodecError):
         addr = f"{{IP:{ipc.get('address')} Mask:}}"
     gw = ipc.get("gateway")
@@ -159,7 +150,7 @@ class PlannedRoute:
         a multipath route lists its gateways as a Go slice: `via [10.0.0.1 10.0.0.254]`."""
         gws = self.gateways
         via = _go_ip(gws[0]) if len(gws) == 1 else "[" + " ".join(_go_ip(g) for g in gws) + "]"
-        return (f"{_go_ipnet(self.dst_text)} via {via} dev {ifname} metric {self.priority} "
+        return (f"{ipnet_text(*c.split_cidr(self.dst_text))} via {via} dev {ifname} metric {self.priority} "
                 f"(Scope: {_go_scope(self.scope)}, Table: {self.table})")
 
     def __repr__(self) -> str:
@@ -172,7 +163,7 @@ def _metrics_text(mtu: int, advmss: int) -> str:
 
 
 def _route_desc(dst: str, gw: str | None, ifname: str, prio: int, scope: int, table: int) -> str:
-    return (f"{_go_ipnet(dst)} via {_go_ip(gw)} dev {ifname} metric {prio} "
+    return (f"{ipnet_text(*c.split_cidr(dst))} via {_go_ip(gw)} dev {ifname} metric {prio} "
             f"(Scope: {_go_scope(scope)}, Table: {table})")
 
 
