@@ -16,6 +16,7 @@ import os
 import struct
 
 from pycni.gofmt import errno_text
+from pycni.spec.ipnet import host_cidr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -339,7 +340,7 @@ def _unescape(s: str) -> str:
 
 def ip_string(address: str) -> str:
     ip = address.split("/")[0]
-    return ip + ("/128" if ":" in ip else "/32")
+    return host_cidr(ip)
 
 
 def is_firewalld_running(conn: Conn | None) -> bool:

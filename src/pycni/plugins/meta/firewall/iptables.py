@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pycni.gofmt import q
 from pycni.linux.netfilter import IPTables, NetfilterError, Txn, go_list
+from pycni.spec.ipnet import family_of, host_cidr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ OPEN, SAME_BRIDGE, ISOLATED = "open", "same-bridge", "isolated"
 
 def ip_string(address: str) -> str:
     ip = address.split("/")[0]
-    return ip + ("/128" if ":" in ip else "/32")
+    return host_cidr(ip)
 
 
 def priv_chain_rules(ip: str) -> list[list[str]]:
@@ -48,7 +49,7 @@ def admin_rule(admin: str) -> list[str]:
 def rules_for(result: dict[str, Any], v6: bool) -> list[list[str]]:
     rules: list[list[str]] = []
     for ipc in result.get("ips") or []:
-        if (":" in ipc["address"]) == v6:
+        if (family_of(ipc["address"]) == 6) == v6:
             rules += priv_chain_rules(ip_string(ipc["address"]))
     return rules
 
@@ -191,7 +192,7 @@ def setup_ingress_policy(policy: str, bridge: str | None, result: dict[str, Any]
         return
     fams = []
     for ipc in result.get("ips") or []:
-        v6 = ":" in ipc["address"]
+        v6 = family_of(ipc["address"]) == 6
         if v6 not in fams:
             fams.append(v6)
     for v6 in fams:

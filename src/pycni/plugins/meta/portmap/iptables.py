@@ -13,6 +13,7 @@ from __future__ import annotations
 from pycni.gofmt import sprintf
 from pycni.linux.netfilter import IPTables, IPTablesError, NetfilterError, Snapshot, Txn, go_list
 from pycni.plugins.meta.portmap.config import host_ip_family_ok
+from pycni.spec.ipnet import family_of
 
 try:
     from _sha512 import sha512  # type: ignore[import-not-found]  # built in: hashlib would load OpenSSL
@@ -119,12 +120,12 @@ def split_port_list(ports: list[int]) -> list[str]:
 
 
 def ip_port(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return f"[{ip}]:{port}" if family_of(ip) == 6 else f"{ip}:{port}"
 
 
 def fill_dnat_rules(chain: Chain, conf: dict[str, Any], cont_net: str) -> None:
     """The entry rules (grouped by protocol) and, per mapping, mark and DNAT rules for one container IP."""
-    v6 = ":" in cont_net
+    v6 = family_of(cont_net) == 6
     cont_ip = cont_net.split("/")[0]
     comment = trim_comment(f'dnat name: "{conf.get("name", "")}" id: "{conf["containerID"]}"')
     entries = conf["portMappings"]
@@ -158,7 +159,7 @@ def fill_dnat_rules(chain: Chain, conf: dict[str, Any], cont_net: str) -> None:
 
 def forward_ports(conf: dict[str, Any], cont_net: str) -> None:
     """All of this family's rules in one transaction: they appear together or not at all."""
-    v6 = ":" in cont_net
+    v6 = family_of(cont_net) == 6
     try:
         ipt = IPTables(v6)
     except NetfilterError as exc:
@@ -200,7 +201,7 @@ def _neither(err4: object, err6: object) -> NetfilterError:
 
 
 def check_ports(conf: dict[str, Any], cont_net: str) -> None:
-    v6 = ":" in cont_net
+    v6 = family_of(cont_net) == 6
     dn = dnat_chain(conf.get("name", ""), conf["containerID"])
     fill_dnat_rules(dn, conf, cont_net)
     usable, err = _maybe_iptables(v6)

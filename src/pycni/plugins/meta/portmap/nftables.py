@@ -19,6 +19,7 @@ from pycni.linux.netfilter import (
     nft_str,
 )
 from pycni.plugins.meta.portmap.config import host_ip_family_ok
+from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ SRCNAT_PRIORITY = 100
 
 def forward_script(conf: dict[str, Any], cont_net: str) -> str:
     """The transaction knftables would send for one container IP."""
-    v6 = ":" in cont_net
+    v6 = family_of(cont_net) == 6
     fam = "ip6" if v6 else "ip"
     cont_ip = cont_net.split("/")[0]
     conditions = conf.get("conditionsV6" if v6 else "conditionsV4") or []
@@ -92,7 +93,7 @@ def _expected_counts(conf: dict[str, Any], v6: bool) -> tuple[int, int]:
 
 def check_ports(conf: dict[str, Any], cont_net: str) -> None:
     """Enough rules tagged with the container ID in `hostports` and (with snat) `masquerading`."""
-    v6 = ":" in cont_net
+    v6 = family_of(cont_net) == 6
     fam = "ip6" if v6 else "ip"
     host_ports, masq = _expected_counts(conf, v6)
     for chain, want in ((HOSTPORTS, host_ports), (MASQUERADING, masq)):
