@@ -32,7 +32,7 @@ from pycni import invoke
 from pycni.gofmt import q
 from pycni.ipam.configure import DAD_SKIP, configure_iface, dad_mode
 from pycni.linux import bridge as lb
-from pycni.linux import ipmasq, link, sysctl
+from pycni.linux import link, sysctl
 from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError, NSPathNotExistError
@@ -78,6 +78,8 @@ class _Undo:
     def run(self, args: CmdArgs) -> None:
         # Best effort throughout: the ADD error is what the runtime sees; the undo's own errors go to stderr.
         if self.masq is not None:
+            from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
             try:
                 ipmasq.teardown(self.masq[0], self.masq[1], args.ifname, args.container_id)
             except Exception as exc:  # noqa: BLE001 - reported on stderr, the ADD error wins
@@ -268,6 +270,8 @@ def _add(args: CmdArgs, conf: dict[str, Any], br: Link, br_if: Interface, ipam_t
         if conf.get("ipMasq"):
             cidrs = [ipc["address"] for ipc in result["ips"]]
             undo.masq = (cidrs, conf.get("name", ""))
+            from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
             try:
                 ipmasq.setup(conf.get("ipMasqBackend"), cidrs, conf.get("name", ""), args.ifname,
                              args.container_id)
@@ -371,6 +375,8 @@ def cmd_del(args: CmdArgs) -> None:
         # pycni: without the link (netns gone, or link already removed) the prevResult IPs are used.
         if not addrs:
             addrs = prev_ips(conf, args.ifname)
+        from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
         try:
             ipmasq.teardown(addrs, conf.get("name", ""), args.ifname, args.container_id)
         except ipmasq.IPMasqError as exc:
@@ -401,6 +407,8 @@ def cmd_gc(args: CmdArgs) -> None:
     forward("GC", ipam_type_of(conf), args)
     valid = valid_attachments(args.conf)
     if valid is not None:
+        from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
         try:
             ipmasq.gc(conf.get("name", ""), valid)
         except ipmasq.IPMasqError as exc:

@@ -13,7 +13,7 @@ from _socket import AF_INET, AF_INET6
 
 from pycni import invoke
 from pycni.ipam.configure import check_iface, configure_iface, dad_mode
-from pycni.linux import addr, ipmasq, link, route, sysctl
+from pycni.linux import addr, link, route, sysctl
 from pycni.netlink import codec as c
 from pycni.netlink import netns
 from pycni.netlink.netns import NSPathNotExistError
@@ -122,6 +122,8 @@ def cmd_add(args: CmdArgs) -> Result:
             os.close(host_fd)
         _setup_host(host_if["name"], result, dad)
         if conf.get("ipMasq"):
+            from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
             ipmasq.setup(conf.get("ipMasqBackend"), [i["address"] for i in result["ips"]],
                          conf.get("name", ""), args.ifname, args.container_id)
     except BaseException:
@@ -147,6 +149,8 @@ def cmd_del(args: CmdArgs) -> None:
             pass
     if conf.get("ipMasq"):
         # pycni: found by name, so also when the netns, CNI_NETNS or the link is gone (upstream leaks then)
+        from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
         ipmasq.teardown(addrs, conf.get("name", ""), args.ifname, args.container_id)
 
 
@@ -178,4 +182,6 @@ def cmd_gc(args: CmdArgs) -> None:
     forward("GC", ipam_type(conf), args)
     valid = valid_attachments(args.conf)
     if valid is not None:
+        from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
+
         ipmasq.gc(conf.get("name", ""), valid)
