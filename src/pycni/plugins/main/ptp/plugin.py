@@ -16,19 +16,18 @@ from pycni.ipam.configure import check_iface, configure_iface, dad_mode
 from pycni.linux import addr, link, route, sysctl
 from pycni.netlink import codec as c
 from pycni.netlink import netns
-from pycni.netlink.netns import NSPathNotExistError
-from pycni.netlink.socket import ExistsError, LinkNotFoundError, NetlinkError, wrap
+from pycni.netlink.socket import ExistsError, NetlinkError, wrap
 from pycni.plugins.shared.check import container_link
 from pycni.plugins.shared.conf import decode_conf, ipam_type
 from pycni.plugins.shared.forward import forward
 from pycni.plugins.shared.lease import release_quietly
 from pycni.plugins.shared.netns import check_netns
 from pycni.plugins.shared.prev_result import container_iface, required_prev_result
-from pycni.plugins.shared.veth import del_link_with_addrs
-from pycni.spec.godecode import BOOL, INT, STRING
 from pycni.spec.ipnet import family_of, host_cidr
 from pycni.spec.netconf import valid_attachments
 from pycni.spec.result import dns_from_config
+
+from .delete import FIELDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,11 +36,10 @@ if TYPE_CHECKING:
     from pycni.skel import CmdArgs
     from pycni.spec.result import Interface, IPConfig, Result
 
-_FIELDS = [("ipMasq", BOOL), ("ipMasqBackend", STRING), ("mtu", INT), ("dad", STRING)]
 
 
 def load_conf(args: CmdArgs) -> dict[str, Any]:
-    return decode_conf(args.conf, _FIELDS, "failed to load netconf")
+    return decode_conf(args.conf, FIELDS, "failed to load netconf")
 
 
 def enable_forward(ips: list[IPConfig]) -> None:
@@ -132,26 +130,6 @@ def cmd_add(args: CmdArgs) -> Result:
     if conf.get("dns"):
         result["dns"] = dns_from_config(conf["dns"])
     return result
-
-
-def cmd_del(args: CmdArgs) -> None:
-    conf = load_conf(args)
-    invoke.ipam_call(ipam_type(conf), "DEL", args)
-    addrs: list[str] = []
-    if args.netns != "":
-        try:
-            with netns.netns(args.netns):
-                try:
-                    addrs = del_link_with_addrs(args.ifname)
-                except LinkNotFoundError:
-                    pass
-        except NSPathNotExistError:
-            pass
-    if conf.get("ipMasq"):
-        # pycni: found by name, so also when the netns, CNI_NETNS or the link is gone (upstream leaks then)
-        from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
-
-        ipmasq.teardown(addrs, conf.get("name", ""), args.ifname, args.container_id)
 
 
 def cmd_check(args: CmdArgs) -> None:
