@@ -16,7 +16,7 @@ from pycni.plugins.ipam.dhcp import packet4 as p4
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from typing import Self
+    from typing import Any, Self
 
     from pycni.plugins.ipam.dhcp.packet4 import Message
 
@@ -217,22 +217,31 @@ class Cancelled(Exception):
     """The caller's stop flag was raised mid-exchange."""
 
 
-def run_exchange(ex: Exchange, io: Transport, now: Callable[[], float], deadline: float,
-                 stopped: Callable[[], bool] = lambda: False) -> Message:
-    """Run one exchange to its end; ExchangeFailed on failure, TimeoutError past `deadline`, Cancelled when
-    `stopped()` turns true (checked at least every 0.5 s)."""
-    io.send(ex.start(now()), p4.ip_bytes("255.255.255.255"))
+def drive(ex: Any, send: Callable[[Any], None], recv: Callable[[float], Any], now: Callable[[], float],
+          deadline: float, stopped: Callable[[], bool]) -> None:
+    """The wait loop of one exchange, either family: send its first message, then feed it each reply or
+    timeout until it is done. TimeoutError past `deadline`, Cancelled when `stopped()` turns true
+    (checked at least every 0.5 s)."""
+    send(ex.start(now()))
     while not ex.done:
         t = now()
         if t >= deadline:
             raise TimeoutError(NO_MORE_TRIES)
         if stopped():
             raise Cancelled()
-        m = io.recv(max(0.0, min(ex.deadline, deadline, t + 0.5) - t))
+        m = recv(max(0.0, min(ex.deadline, deadline, t + 0.5) - t))
         t = now()
         out = ex.on_message(m, t) if m is not None else ex.on_timeout(t)
         if out is not None:
-            io.send(out, p4.ip_bytes("255.255.255.255"))
+            send(out)
+
+
+def run_exchange(ex: Exchange, io: Transport, now: Callable[[], float], deadline: float,
+                 stopped: Callable[[], bool] = lambda: False) -> Message:
+    """Run one exchange to its end; ExchangeFailed on failure, TimeoutError past `deadline`, Cancelled when
+    `stopped()` turns true (checked at least every 0.5 s)."""
+    broadcast = p4.ip_bytes("255.255.255.255")
+    drive(ex, lambda m: io.send(m, broadcast), io.recv, now, deadline, stopped)
     if ex.ack is None:
         raise ExchangeFailed(ex.error or NO_MATCH)
     return ex.ack

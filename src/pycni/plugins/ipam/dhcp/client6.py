@@ -15,11 +15,10 @@ import zlib
 
 from pycni.plugins.ipam.dhcp.client4 import (
     NO_MATCH,
-    NO_MORE_TRIES,
     TRIES,
-    Cancelled,
     ExchangeFailed,
     Timers,
+    drive,
 )
 
 TYPE_CHECKING = False
@@ -245,18 +244,7 @@ class Transport6:
 def run_exchange6(ex: Exchange6, io: Transport6, now: Callable[[], float], deadline: float,
                   stopped: Callable[[], bool] = lambda: False) -> Exchange6:
     """Drive `ex` to its end (the same contract as client4.run_exchange)."""
-    io.send(ex.start(now()))
-    while not ex.done:
-        t = now()
-        if t >= deadline:
-            raise TimeoutError(NO_MORE_TRIES)
-        if stopped():
-            raise Cancelled()
-        m = io.recv(max(0.0, min(ex.deadline, deadline, t + 0.5) - t))
-        t = now()
-        out = ex.on_message(m, t) if m is not None else ex.on_timeout(t)
-        if out is not None:
-            io.send(out)
+    drive(ex, io.send, io.recv, now, deadline, stopped)
     if ex.error is not None:
         raise ExchangeFailed(ex.error)
     return ex
