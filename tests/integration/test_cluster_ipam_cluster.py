@@ -176,7 +176,7 @@ def test_gc_releases_only_this_nodes_stale_attachments(exe, cluster, tmp_path):
 def test_cli_cluster_show_and_gc_of_dead_nodes(exe, cluster, tmp_path, capsys):
     import argparse
 
-    from pycni.cli.cluster_ipam_cmds import add_parsers
+    from pycni.cli.cluster_ipam_args import add_parsers
 
     c = X.conf(cluster.endpoints, str(tmp_path), name="clinet", range="10.75.0.0/24")
     conf_file = tmp_path / "clinet.conflist"

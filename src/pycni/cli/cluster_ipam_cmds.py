@@ -8,7 +8,6 @@ Not on any plugin's exec path.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -129,25 +128,8 @@ def gc(path: str, live: list[str], dry_run: bool) -> int:
     return 1 if errors else 0
 
 
-def add_parsers(isub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds `cluster-show` and `gc` under `pycni ipam`."""
-    sh = isub.add_parser("cluster-show", help="cluster-ipam: addresses, blocks and nodes of a network in etcd",
-                         description="Read a cluster-ipam network's state from etcd: addresses used and blocks "
-                                     "claimed per range, attachments and blocks per node.")
-    sh.add_argument("conf", help="the network config file (.conf or .conflist) using cluster-ipam")
-    sh.add_argument("--json", action="store_true", help="print JSON instead of text")
-    sh.set_defaults(func=lambda ns: _guard(show, ns.conf, ns.json))
-    g = isub.add_parser("gc", help="cluster-ipam: release what nodes no longer alive hold",
-                        description="Release every attachment (address keys and handle, one txn each) and then "
-                                    "every block of the nodes NOT named in --live-nodes. Nodes that are gone "
-                                    "cannot run CNI GC; run this from anywhere with the list of live nodes.")
-    g.add_argument("conf", help="the network config file (.conf or .conflist) using cluster-ipam")
-    g.add_argument("--live-nodes", required=True, help="comma-separated names of the nodes that are alive")
-    g.add_argument("--dry-run", action="store_true", help="only print what would be released")
-    g.set_defaults(func=lambda ns: _guard(gc, ns.conf, [n for n in ns.live_nodes.split(",") if n], ns.dry_run))
-
-
-def _guard(func: Any, *args: Any) -> int:
+def guard(func: Any, *args: Any) -> int:
+    """Run a sub-command: its OSError, ValueError or CNIError becomes a message and exit status 2."""
     try:
         return int(func(*args))
     except (OSError, ValueError, CNIError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pycni.cli import cluster_ipam_cmds
+from pycni.cli import cluster_ipam_args
 
 
 def _install_plugins(ns: argparse.Namespace) -> int:
@@ -83,7 +83,7 @@ def _add_ipam_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     show.add_argument("--data-dir", default="", help="host-local dataDir (default /var/lib/cni/networks)")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(func=_ipam_show)
-    cluster_ipam_cmds.add_parsers(isub)  # cluster-ipam: `ipam cluster-show`, `ipam gc`
+    cluster_ipam_args.add_parsers(isub)  # cluster-ipam: `ipam cluster-show`, `ipam gc`
 
 
 def build_parser() -> argparse.ArgumentParser:
