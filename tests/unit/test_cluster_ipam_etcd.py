@@ -206,3 +206,26 @@ def test_start_clock_bounds_all_later_calls_together() -> None:
         with pytest.raises(CNIError):
             c.txn([], [])
     assert time.monotonic() - t < 1.0  # one budget for the three calls, not three
+
+
+def test_a_budget_spent_off_etcd_still_gets_one_attempt() -> None:
+    # A node running hundreds of execs can starve one past its budget before it ever reaches
+    # etcd; that is no evidence of an outage, so the call still goes out once.
+    srv = Script([http("200 OK", b'{"succeeded":true}')])
+    c = client(srv.port, budget=0.2)
+    c.start_clock()
+    time.sleep(0.3)
+    ok, _ = c.txn([], [])
+    assert ok and c.round_trips == 1
+    srv.close()
+
+
+def test_after_an_outage_a_spent_budget_makes_no_more_attempts() -> None:
+    c = client(free_port(), budget=0.3)
+    c.start_clock()
+    with pytest.raises(CNIError):
+        c.txn([], [])
+    n = c.round_trips
+    with pytest.raises(CNIError) as e:
+        c.txn([], [])
+    assert c.round_trips == n and "not tried (budget spent)" in e.value.details

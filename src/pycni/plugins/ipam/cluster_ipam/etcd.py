@@ -227,6 +227,7 @@ class Client:
         self.cur = 0  # index of the endpoint that last answered
         self.round_trips = 0
         self.deadline: float | None = None  # set by start_clock: one budget for every call from then on
+        self.had_outage = False  # an endpoint failed during this client's life: no grace attempt
 
     def start_clock(self) -> None:
         """From now on all calls together get one budget (a CNI command's bound: code 11 in time)."""
@@ -259,7 +260,11 @@ class Client:
             ep = self.endpoints[self.cur]
             left = deadline - time.monotonic()
             if left <= 0.05:
-                break
+                # A budget spent on anything but etcd (a CPU-starved node running hundreds of execs)
+                # says nothing about etcd: such a call still gets one short attempt.
+                if tries or self.had_outage:
+                    break
+                left = min(self.attempt, 0.5)
             try:
                 return self._once(ep, path, body, min(self.attempt, left))
             except _AuthExpired:
@@ -270,6 +275,7 @@ class Client:
                 continue
             except Unavailable as exc:
                 errors[ep.label] = str(exc)
+                self.had_outage = True
             tries += 1
             self.cur = (self.cur + 1) % n
             if tries % n == 0:  # a whole sweep failed: back off before the next one
