@@ -12,6 +12,7 @@ import sys
 import time
 
 from pycni import skel
+from pycni.linux import spawn
 from pycni.gofmt import errno_text, q
 from pycni.plugins.registry import PLUGINS
 from pycni.spec import errors as E
@@ -74,11 +75,9 @@ def _run_in_process(module: str, env: dict[str, str], stdin: bytes) -> tuple[R.R
 
 
 def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, bytes]:
-    import subprocess  # lazy: only a delegate that is not one of pycni's own plugins is exec'd
-
     for attempt in range(6):
         try:
-            proc = subprocess.run([path], input=stdin, env=env, capture_output=True, check=False)
+            rc, out, err = spawn.run_bytes([path], stdin, env)
             break
         except OSError as exc:
             if exc.errno == 26 and attempt < 5:  # ETXTBSY: the binary is still being written
@@ -87,9 +86,9 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, byt
             # RawExec.pluginErr: a plugin that could not be started is a code-0 error
             why = errno_text(exc)
             raise CNIError(E.UNKNOWN, f"netplugin failed with no error message: fork/exec {path}: {why}") from None
-    if proc.returncode == 0 and proc.stderr:
-        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
-    return proc.returncode, proc.stdout, proc.stderr
+    if rc == 0 and err:
+        sys.stderr.write(err.decode("utf-8", "replace"))
+    return rc, out, err
 
 
 def _exit_text(rc: int) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -15,6 +17,7 @@ from pycni.spec.errors import CNIError
 
 CONF = {"cniVersion": "1.0.0", "name": "mynet", "type": "ptp",
         "ipam": {"type": "static", "addresses": [{"address": "10.0.0.2/24", "gateway": "10.0.0.1"}]}}
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 ENV = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c1", "CNI_NETNS": "/some/where", "CNI_IFNAME": "eth0"}
 
 
@@ -171,3 +174,24 @@ def test_ipam_add_converts_to_1_1_0(tmp_path) -> None:  # noqa: ANN001
                         dict(ENV, CNI_PATH=str(tmp_path)), json.loads(stdin))
     r = invoke.ipam_add("static", args)
     assert r["cniVersion"] == "1.1.0" and r["ips"] == [{"address": "10.0.0.2/24", "gateway": "10.0.0.1"}]
+
+
+def test_a_foreign_delegate_is_spawned_without_subprocess(tmp_path) -> None:  # noqa: ANN001
+    script(tmp_path, "fake", "cat >/dev/null\necho '{\"cniVersion\":\"1.0.0\"}'\n")
+    code = ("import sys, json; from pycni import invoke; "
+            f"invoke.delegate('fake', 'DEL', b'{{}}', dict(CNI_PATH={str(tmp_path)!r}, CNI_COMMAND='DEL')); "
+            "print(json.dumps(sorted(m for m in ('subprocess', 'selectors', 'threading') if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {SRC!r}); " + code],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_delegate_without_exec_permission_or_killed_reads_as_go_does(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "noexec").write_text("#!/bin/sh\n")
+    with pytest.raises(CNIError) as exc:
+        invoke.delegate("noexec", "ADD", b"{}", dict(ENV, CNI_PATH=str(tmp_path)))
+    assert exc.value.msg == f"netplugin failed with no error message: fork/exec {tmp_path}/noexec: permission denied"
+    script(tmp_path, "killed", "kill -9 $$\n")
+    with pytest.raises(CNIError) as exc:
+        invoke.delegate("killed", "ADD", b"{}", dict(ENV, CNI_PATH=str(tmp_path)))
+    assert (exc.value.code, exc.value.msg) == (0, "netplugin failed with no error message: signal: killed")

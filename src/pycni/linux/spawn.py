@@ -88,7 +88,15 @@ def run(argv: list[str], stdin: str | bytes | None = None, env: Mapping[str, str
     Raises OSError (errno ENOENT for a missing program) when it cannot be started; a non-zero exit is
     not an exception: look at .status.
     """
-    path = lookpath(argv[0], env)
+    status, out, err = run_bytes(argv, stdin, env)
+    return Completed(argv, status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+def run_bytes(argv: list[str], stdin: str | bytes | None = None,
+              env: Mapping[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    """`run` with the output as the program wrote it: (status, stdout, stderr)."""
+    # A path is spawned as given, so the kernel's own errno (EACCES, ENOEXEC, ETXTBSY) reaches the caller.
+    path = argv[0] if "/" in argv[0] else lookpath(argv[0], env)
     if path is None:
         raise FileNotFoundError(2, "executable file not found in $PATH", argv[0])
     t0 = time.perf_counter() if observer is not None else 0.0
@@ -112,8 +120,7 @@ def run(argv: list[str], stdin: str | bytes | None = None, env: Mapping[str, str
                                 setsigdef=_SIGDEF)
         _, wst = posix.waitpid(pid, 0)  # EINTR is retried by Python (PEP 475)
         status = posix.waitstatus_to_exitcode(wst)
-        done = Completed(argv, status, _read_all(out).decode("utf-8", "replace"),
-                         _read_all(err).decode("utf-8", "replace"))
+        done = (status, _read_all(out), _read_all(err))
     finally:
         for fd in fds:
             posix.close(fd)

@@ -19,7 +19,7 @@ import os
 
 from pycni.gofmt import errno_text
 from pycni.ipam.configure import dad_mode
-from pycni.linux import link, linkinfo, tuntap
+from pycni.linux import link, linkinfo, spawn, tuntap
 from pycni.netlink import netns
 from pycni.netlink.socket import NetlinkError, wrap
 from pycni.plugins.shared.attach import attach_l3_or_l2, drop_link, rename_temp_link
@@ -60,15 +60,12 @@ def _set_exec_label(label: str) -> None:
 
 
 def _run_ip(argv: list[str]) -> None:
-    import subprocess  # lazy: only the selinuxContext path runs `ip tuntap`
-
     try:
-        p = subprocess.run([IP_BINARY, *argv], capture_output=True, check=False)
+        p = spawn.run([IP_BINARY, *argv])
     except OSError as exc:
         raise ValueError(f'failed to run command : exec: "{IP_BINARY}": {exc.strerror}') from None
-    if p.returncode != 0:
-        out = (p.stdout + p.stderr).decode("utf-8", "replace")
-        raise ValueError(f"failed to run command {out}: exit status {p.returncode}")
+    if p.status != 0:
+        raise ValueError(f"failed to run command {p.stdout + p.stderr}: {p.status_text()}")
 
 
 def _create_with_ip(tmp: str, conf: dict[str, Any]) -> None:
