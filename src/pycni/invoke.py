@@ -12,8 +12,8 @@ import sys
 import time
 
 from pycni import skel
-from pycni.linux import spawn
 from pycni.gofmt import errno_text, q
+from pycni.linux import spawn
 from pycni.plugins.registry import PLUGINS
 from pycni.spec import errors as E
 from pycni.spec import gojson
