@@ -93,7 +93,7 @@ def test_alias_and_set_attrs_payloads() -> None:
 
 
 def test_bad_mac_is_refused_before_sending() -> None:
-    with pytest.raises(c.CodecError, match="^address zz: invalid MAC address$"):
+    with pytest.raises(c.MACError, match="^address zz: invalid MAC address$"):
         linkinfo.macvlan_payload("t", 1, 4, mac="zz")
 
 

@@ -294,7 +294,7 @@ def test_parse_mac_forms() -> None:
     assert c.parse_mac("00-11-22-33-44-55") == bytes.fromhex("001122334455")
     assert c.parse_mac("0011.2233.4455") == bytes.fromhex("001122334455")
     for bad in ("zz:zz", "00:11:22:33:44", "0:11:22:33:44:55", "00:11:22:33:44:5g"):
-        with pytest.raises(c.CodecError, match=f"address {bad}: invalid MAC address"):
+        with pytest.raises(c.MACError, match=f"address {bad}: invalid MAC address"):
             c.parse_mac(bad)
 
 

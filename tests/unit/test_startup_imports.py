@@ -95,3 +95,25 @@ def test_host_local_add_and_del_do_without_os(tmp_path):
         check(mods, HOST_LOCAL)
         assert "os" not in mods
     assert sorted(p.name for p in (tmp_path / "n").iterdir()) == ["last_reserved_ip.0", "lock"]
+
+
+TUNING_NOOP = CORE | {
+    "pycni.plugins.meta", "pycni.plugins.meta.tuning", "pycni.plugins.meta.tuning.plugin",
+    "pycni.plugins.meta.tuning.config", "pycni.plugins.shared", "pycni.plugins.shared.conf",
+    "pycni.plugins.shared.mac", "pycni.netlink", "pycni.netlink.netns", "pycni.spec.args", "pycni.spec.godecode",
+    "pycni.spec.gojson", "pycni.spec.hwaddr", "pycni.spec.ipnet", "pycni.spec.netconf", "pycni.spec.result",
+}
+
+
+def test_tuning_that_changes_nothing_loads_no_kernel_stack():
+    # podman's default chain ends in a bare {"type": "tuning"}: ADD checks the netns and passes the result
+    # on, DEL finds no backup. Neither needs netlink, setns (ctypes before 3.12) or os.
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/proc/self/ns/net"}],
+            "ips": [{"address": "10.88.0.5/16", "gateway": "10.88.0.1", "interface": 0}]}
+    conf = json.dumps({"cniVersion": "1.0.0", "name": "podman", "type": "tuning", "prevResult": prev}).encode()
+    for cmd in ("ADD", "DEL"):
+        env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": "c1", "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "eth0",
+               "CNI_PATH": "/nonexistent"}
+        mods = loaded("pycni.plugins.meta.tuning", env, conf)
+        check(mods, TUNING_NOOP)
+        assert not mods & {"os", "ctypes", "pycni.netlink.codec", "pycni.netlink.socket"}

@@ -13,6 +13,7 @@ from pycni import skel
 from pycni.netlink import codec as c
 from pycni.plugins.meta import tuning
 from pycni.plugins.meta.tuning import config as TC
+from pycni.plugins.meta.tuning import device as D
 from pycni.plugins.meta.tuning import plugin as T
 
 PREV = {"cniVersion": "1.0.0",
@@ -191,18 +192,18 @@ def test_allowlist_patterns_are_unanchored_regexps(tmp_path: object) -> None:
 
 def test_backup_content_holds_exactly_the_attributes_to_change() -> None:
     lk = c.Link(index=2, name="eth0", mtu=1500, address="aa:bb:cc:dd:ee:02", txqlen=1000,
-                flags=c.IFF_UP | T.IFF_PROMISC)
+                flags=c.IFF_UP | D.IFF_PROMISC)
     t = TC.load_conf(args_for(conf(mtu=1400, promisc=True)))
-    assert T.backup_content(t, lk) == {"promisc": True, "mtu": 1500}
+    assert D.backup_content(t, lk) == {"promisc": True, "mtu": 1500}
     t = TC.load_conf(args_for(conf(mac="0a:00:00:00:00:01", allmulti=False, txQLen=7)))
-    assert T.backup_content(t, lk) == {"mac": "aa:bb:cc:dd:ee:02", "allmulti": False, "txQLen": 1000}
+    assert D.backup_content(t, lk) == {"mac": "aa:bb:cc:dd:ee:02", "allmulti": False, "txQLen": 1000}
 
 
 def test_backup_is_written_atomically_in_upstreams_format(tmp_path: object) -> None:
     d = os.path.join(str(tmp_path), "data", "tuning")
-    path = T.backup_path(d, "cid1", "eth0")
+    path = TC.backup_path(d, "cid1", "eth0")
     assert path == os.path.join(d, "cid1_eth0.json")
-    T.write_backup(path, {"mac": "aa:bb:cc:dd:ee:02", "promisc": False, "mtu": 1500}, "eth0")
+    D.write_backup(path, {"mac": "aa:bb:cc:dd:ee:02", "promisc": False, "mtu": 1500}, "eth0")
     with open(path) as f:
         text = f.read()
     # Go's json.MarshalIndent(v, "", " ")
@@ -210,28 +211,28 @@ def test_backup_is_written_atomically_in_upstreams_format(tmp_path: object) -> N
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert os.listdir(d) == ["cid1_eth0.json"]  # no temporary file left
-    assert T.read_backup(path) == {"mac": "aa:bb:cc:dd:ee:02", "promisc": False, "mtu": 1500}
-    T.write_backup(path, {}, "eth0")
+    assert D.read_backup(path) == {"mac": "aa:bb:cc:dd:ee:02", "promisc": False, "mtu": 1500}
+    D.write_backup(path, {}, "eth0")
     with open(path) as f:
         assert f.read() == "{}"
 
 
 def test_read_backup_absent_and_corrupt(tmp_path: object) -> None:
     p = os.path.join(str(tmp_path), "x.json")
-    assert T.read_backup(p) is None
+    assert D.read_backup(p) is None
     with open(p, "w") as f:
         f.write("{not json")
     with pytest.raises(ValueError):
-        T.read_backup(p)
+        D.read_backup(p)
 
 
 def test_backup_fields_are_decoded_like_go() -> None:
     doc = {"MTU": 1500, "mac": 5, "Promisc": False, "txQLen": 0}
-    assert T._backup_field(doc, "mtu") == 1500
-    assert T._backup_field(doc, "mac") is None  # wrong type: not restored
-    assert T._backup_field(doc, "promisc") is False
-    assert T._backup_field(doc, "txQLen") == 0
-    assert T._backup_field(doc, "allmulti") is None
+    assert D._backup_field(doc, "mtu") == 1500
+    assert D._backup_field(doc, "mac") is None  # wrong type: not restored
+    assert D._backup_field(doc, "promisc") is False
+    assert D._backup_field(doc, "txQLen") == 0
+    assert D._backup_field(doc, "allmulti") is None
 
 
 # --- the plugin through skel (errors before the namespace) ------------------------------------------
@@ -243,9 +244,18 @@ def test_add_requires_prev_result() -> None:
 
 
 def test_add_reports_a_missing_netns_plainly() -> None:
-    out = call("ADD", conf(mtu=1400, prevResult=PREV))
-    assert (out.error.code, out.error.msg) == (
-        999, 'failed to Statfs "/run/netns/none-pycni-test": no such file or directory')
+    # With something to change (the netns is entered) and with nothing (it is only checked): the same answer.
+    for c_ in (conf(mtu=1400, prevResult=PREV), conf(prevResult=PREV)):
+        out = call("ADD", c_)
+        assert (out.error.code, out.error.msg) == (
+            999, 'failed to Statfs "/run/netns/none-pycni-test": no such file or directory')
+    out = call("ADD", conf(prevResult=PREV), netns=__file__)
+    assert out.error.msg.startswith(f'unknown FS magic on "{__file__}": ')
+
+
+def test_add_that_changes_nothing_passes_the_result_on() -> None:
+    out = call("ADD", conf(prevResult=PREV), netns="/proc/self/ns/net")
+    assert out.error is None and out.result["ips"] == PREV["ips"]
 
 
 def test_bad_prev_result() -> None:
@@ -255,11 +265,11 @@ def test_bad_prev_result() -> None:
 
 def test_del_with_missing_netns_removes_the_backup(tmp_path: object) -> None:
     d = str(tmp_path)
-    path = T.backup_path(d, "cid1", "eth0")
-    T.write_backup(path, {"mtu": 1500}, "eth0")
+    path = TC.backup_path(d, "cid1", "eth0")
+    D.write_backup(path, {"mtu": 1500}, "eth0")
     out = call("DEL", conf(dataDir=d))
     assert out.error is None and not os.path.exists(path)
-    T.write_backup(path, {"mtu": 1500}, "eth0")
+    D.write_backup(path, {"mtu": 1500}, "eth0")
     assert call("DEL", conf(dataDir=d), netns="").error is None and not os.path.exists(path)
 
 
@@ -275,6 +285,6 @@ def test_check_needs_prev_result_and_rejects_duplicates() -> None:
 
 
 def test_mac_is_written_into_the_result_for_the_interface() -> None:
-    out = T._with_mac(dict(PREV), "eth0", "0A:58:0A:58:07:99")
+    out = D._with_mac(dict(PREV), "eth0", "0A:58:0A:58:07:99")
     assert out["interfaces"][1]["mac"] == "0A:58:0A:58:07:99"  # as configured, not normalised (upstream)
     assert out["interfaces"][0]["mac"] == "aa:bb:cc:dd:ee:01"

@@ -138,7 +138,7 @@ def make_veth(name: str, peer_name: str, mtu: int, mac: str, host_ns_fd: int,
     if mac:
         try:
             c.parse_mac(mac)
-        except c.CodecError as e:
+        except c.MACError as e:
             raise VethError(_errno.EINVAL, f"failed to make veth pair: {e}") from None
     with scoped(nl) as s:
         for _ in range(10):

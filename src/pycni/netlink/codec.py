@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
+from pycni.spec.hwaddr import MACError, mac_str, parse_mac  # noqa: F401  (re-exported: links carry MACs)
 from pycni.spec.ipnet import family_of
 
 TYPE_CHECKING = False
@@ -351,10 +352,6 @@ def ipv4_broadcast(ip: str, prefixlen: int) -> str:
     return inet_ntop(AF_INET, (raw | ((1 << (32 - prefixlen)) - 1)).to_bytes(4, "big"))
 
 
-def mac_str(data: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in data)
-
-
 # ---------------------------------------------------------------------------------------------
 # Links
 
@@ -415,30 +412,6 @@ class Link:
     def __repr__(self) -> str:
         return (f"Link(index={self.index}, name={self.name!r}, kind={self.kind!r}, flags={self.flags:#x}, "
                 f"mtu={self.mtu}, address={self.address!r}, operstate={self.operstate}, link={self.link})")
-
-
-def parse_mac(mac: str) -> bytes:
-    """Accept aa:bb:.., aa-bb-.. and aabb.ccdd.. forms of 6, 8 or 20 bytes, as Go's net.ParseMAC."""
-    err = CodecError(f"address {mac}: invalid MAC address")
-    if len(mac) >= 14 and mac[4] == ".":
-        groups = mac.split(".")
-        if any(len(g) != 4 for g in groups):
-            raise err
-        hexdigits = "".join(groups)
-    elif len(mac) >= 14 and mac[2] in ":-":
-        groups = mac.split(mac[2])
-        if any(len(g) != 2 for g in groups):
-            raise err
-        hexdigits = "".join(groups)
-    else:
-        raise err
-    try:
-        raw = bytes.fromhex(hexdigits)
-    except ValueError:
-        raise err from None
-    if len(raw) not in (6, 8, 20) or not all(c in "0123456789abcdefABCDEF" for c in hexdigits):
-        raise err
-    return raw
 
 
 def _link_attrs(link: Link) -> list[bytes]:

@@ -12,7 +12,7 @@ then decides), anything else is NSPathNotNSError `unknown FS magic on "<p>": <he
 
 from __future__ import annotations
 
-import os
+import posix  # not os: the netns check is on every plugin's path, and os costs a millisecond to import
 import sys
 
 from pycni.gofmt import errno_text, q
@@ -60,7 +60,7 @@ def _get_libc() -> Any:
 
 def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
     """setns(2) for the calling thread; OSError on failure."""
-    native = getattr(os, "setns", None)
+    native = getattr(posix, "setns", None)
     if native is not None:
         native(fd, nstype)
         return
@@ -68,7 +68,7 @@ def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
 
     if _get_libc().setns(fd, nstype) != 0:
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, posix.strerror(err))
 
 
 def fs_magic(path: str) -> int:
@@ -76,10 +76,10 @@ def fs_magic(path: str) -> int:
     import ctypes  # lazy: heavy stdlib, only on this branch
 
     buf = ctypes.create_string_buffer(512)
-    if _get_libc().statfs(os.fsencode(path), buf) != 0:
+    if _get_libc().statfs(path.encode("utf-8", "surrogateescape"), buf) != 0:
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), path)
-    width = 4 if os.uname().machine.startswith("s390") else ctypes.sizeof(ctypes.c_long)
+        raise OSError(err, posix.strerror(err), path)
+    width = 4 if posix.uname().machine.startswith("s390") else ctypes.sizeof(ctypes.c_long)
 
     return int.from_bytes(buf.raw[:width], sys.byteorder) & 0xFFFFFFFF
 
@@ -87,12 +87,12 @@ def fs_magic(path: str) -> int:
 def check_netns_path(path: str) -> None:
     """Raise NSPathNotExistError / NSPathNotNSError / NetNSError unless path looks like a namespace file."""
     try:
-        st = os.stat(path)
+        st = posix.stat(path)
     except FileNotFoundError:
         raise NSPathNotExistError(f"failed to Statfs {q(path)}: no such file or directory") from None
     except OSError as e:
         raise NetNSError(f"failed to Statfs {q(path)}: {errno_text(e.errno or 0)}") from None
-    if st.st_dev == os.stat(THREAD_NS).st_dev:
+    if st.st_dev == posix.stat(THREAD_NS).st_dev:
         return
     try:
         magic = fs_magic(path)
@@ -106,14 +106,14 @@ def open_netns(path: str) -> int:
     """Check path and open it (O_RDONLY|O_CLOEXEC); the caller closes the fd."""
     check_netns_path(path)
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as e:
         raise NetNSError(f"open {path}: {errno_text(e.errno or 0)}") from None
 
 
 def netns_id(path: str = THREAD_NS) -> tuple[int, int]:
     """(st_dev, st_ino) identifying the namespace behind path."""
-    st = os.stat(path)
+    st = posix.stat(path)
     return st.st_dev, st.st_ino
 
 
@@ -136,18 +136,18 @@ class netns:  # noqa: N801 - used like a function: `with netns(path):`
         target = open_netns(self.path)
         try:
             try:
-                orig = os.open(THREAD_NS, os.O_RDONLY | os.O_CLOEXEC)
+                orig = posix.open(THREAD_NS, posix.O_RDONLY | posix.O_CLOEXEC)
             except OSError as e:
                 raise NetNSError(f"Failed to open current namespace: {errno_text(e.errno or 0)}") from None
             try:
                 setns(target)
             except OSError as e:
-                os.close(orig)
+                posix.close(orig)
                 p = self.path
                 msg = f"error switching to ns {p}: Error switching to ns {p}: {errno_text(e.errno or 0)}"
                 raise NetNSError(msg) from None
         finally:
-            os.close(target)
+            posix.close(target)
         self._saved.append(orig)
         return self
 
@@ -158,7 +158,7 @@ class netns:  # noqa: N801 - used like a function: `with netns(path):`
         except OSError as e:
             raise NetNSRestoreError(f"failed to return to the original network namespace: {errno_text(e.errno or 0)}") from ev
         finally:
-            os.close(orig)
+            posix.close(orig)
 
 
 def run_in_netns(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -1,12 +1,12 @@
 """The MAC a runtime asks for (CNI_ARGS `MAC`, runtimeConfig.mac) and its validation.
 
-Pure: no I/O; parses MACs with the netlink codec's parser so the error text is the one ADD would give.
+Pure: no I/O; parses MACs with the codec's own parser (spec.hwaddr) so the error text is the one ADD would give.
 """
 
 from __future__ import annotations
 
-from pycni.netlink.codec import CodecError, parse_mac
 from pycni.spec.args import parse_cni_args
+from pycni.spec.hwaddr import MACError, parse_mac
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,5 +37,5 @@ def check_mac_arg(mac: str | None) -> None:
         return
     try:
         parse_mac(mac)
-    except CodecError as exc:
+    except MACError as exc:
         raise ValueError(f"invalid args {mac} for MAC addr: {exc}") from None

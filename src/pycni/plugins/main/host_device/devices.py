@@ -69,7 +69,7 @@ def get_link(conf: dict[str, Any]) -> Link:
     if conf.get("hwaddr"):
         try:
             want = c.mac_str(c.parse_mac(conf["hwaddr"]))
-        except c.CodecError as exc:
+        except c.MACError as exc:
             raise ValueError(f"failed to parse MAC address {q(conf['hwaddr'])}: {exc}") from None
         with wrap("failed to list node links"):
             links = link.link_list()

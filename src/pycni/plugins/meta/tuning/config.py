@@ -191,6 +191,11 @@ def validate_allowlist(sysctls: list[tuple[str, str]], allowlist: list[str] | No
                              f"[{' '.join(allowlist)}]")
 
 
+def backup_path(data_dir: str, container_id: str, ifname: str) -> str:
+    """Where ADD keeps the attributes it changed (upstream's filepath.Join, cleaned)."""
+    return join_path(data_dir, f"{container_id}_{ifname}.json")
+
+
 def sysctl_filename(key: str, ifname: str) -> str:
     """HEAD's getSysctlFilename: dots become slashes, then the first IFNAME is the interface (so dotted
     interface names work); the joined, cleaned path must stay under /proc/sys/net/."""
