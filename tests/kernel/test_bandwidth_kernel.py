@@ -39,7 +39,7 @@ def bw_conf(**kw: object) -> dict:
 
 
 def ifb_of(w: World) -> str:
-    from pycni.plugins.meta.bandwidth.plugin import ifb_name
+    from pycni.plugins.meta.bandwidth.device import ifb_name
 
     return ifb_name(NET, "cid1")
 

@@ -9,7 +9,7 @@ import pytest
 from pycni import skel
 from pycni.plugins.meta import bandwidth
 from pycni.plugins.meta.bandwidth import config as B
-from pycni.plugins.meta.bandwidth import plugin as BP
+from pycni.plugins.meta.bandwidth import device as BD
 
 PREV = {"cniVersion": "1.0.0",
         "interfaces": [{"name": "veth1", "mac": "aa:bb:cc:dd:ee:01"},
@@ -99,8 +99,8 @@ def test_prev_result_errors_are_double_prefixed_like_upstream() -> None:
 
 def test_ifb_name_matches_the_reference_observation() -> None:
     # Debian 1.1.1, network "mpinvnet", container "mpinvcid1" -> ifb bwp1e41921c417e
-    assert BP.ifb_name("mpinvnet", "mpinvcid1") == "bwp1e41921c417e"
-    assert len(BP.ifb_name("n", "x" * 200)) == 15
+    assert BD.ifb_name("mpinvnet", "mpinvcid1") == "bwp1e41921c417e"
+    assert len(BD.ifb_name("n", "x" * 200)) == 15
 
 
 # --- pycni's subnet extension ------------------------------------------------------------------------

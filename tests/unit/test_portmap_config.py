@@ -101,8 +101,12 @@ def test_zero_mark_bit_is_allowed() -> None:
 
 
 def test_backend_defaults_to_the_probe_and_options_pick_a_side() -> None:
-    c, _ = parse(conf(backend=None), probe="nftables")
+    pm = {"portMappings": [{"hostPort": 80, "containerPort": 80, "protocol": "tcp"}]}
+    c, _ = parse(conf(backend=None, runtimeConfig=pm), probe="nftables")
     assert c["backend"] == "nftables"
+    # nothing to map and no backend-specific option: nothing asks, so no probe runs (upstream probes)
+    c, _ = parse(conf(backend=None), probe="never called")
+    assert c["backend"] is None
     c, _ = parse(conf(backend=None, conditionsV4=["-s", "1.2.3.4"]), probe="iptables")
     assert c["backend"] == "iptables"
     assert err(conf(backend=None, externalSetMarkChain="X"), probe="nftables") == (

@@ -117,3 +117,22 @@ def test_tuning_that_changes_nothing_loads_no_kernel_stack():
         mods = loaded("pycni.plugins.meta.tuning", env, conf)
         check(mods, TUNING_NOOP)
         assert not mods & {"os", "ctypes", "pycni.netlink.codec", "pycni.netlink.socket"}
+
+
+def _chained(plugin: str, **extra: object) -> bytes:
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/proc/self/ns/net"}],
+            "ips": [{"address": "10.88.0.5/16", "gateway": "10.88.0.1", "interface": 0}]}
+    return json.dumps({"cniVersion": "1.0.0", "name": "podman", "type": plugin, "prevResult": prev, **extra}).encode()
+
+
+def test_portmap_and_bandwidth_with_nothing_to_do_load_no_kernel_stack():
+    # No mapping (the capability without runtime values) / no limit: upstream returns prevResult at once;
+    # pycni loads no more than the config decoding for it (portmap also skips upstream's backend probe).
+    env = {"CNI_CONTAINERID": "c1", "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "eth0", "CNI_PATH": "/x"}
+    cases = [("portmap", "ADD"), ("portmap", "DEL"), ("portmap", "CHECK"), ("bandwidth", "ADD")]
+    for plugin, cmd in cases:
+        conf = _chained(plugin, capabilities={"portMappings" if plugin == "portmap" else "bandwidth": True})
+        mods = loaded(f"pycni.plugins.meta.{plugin}", dict(env, CNI_COMMAND=cmd), conf)
+        assert not mods & HEAVY, (plugin, cmd, sorted(mods & HEAVY))
+        kernel = {m for m in mods if m.startswith(("pycni.linux", "pycni.netlink"))} | (mods & {"os", "ctypes"})
+        assert not kernel, (plugin, cmd, sorted(kernel))

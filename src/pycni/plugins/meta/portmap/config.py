@@ -7,7 +7,6 @@ Every message is upstream's (plugins/meta/portmap/main.go parseConfig / ensureBa
 from __future__ import annotations
 
 from pycni.gofmt import q
-from pycni.linux import netfilter
 from pycni.plugins.shared.conf import decode_conf
 from pycni.plugins.shared.prev_result import load_prev_result
 from pycni.spec import ipnet
@@ -45,9 +44,11 @@ def detect_backend_of_conditions(conditions: list[str] | None) -> str:
     return IPTABLES if conditions[0][0] in "-!" else NFTABLES
 
 
-def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None) -> None:
+def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None, needed: bool = True) -> None:
     """Set conf["backend"] when absent (iptables unless only nftables is usable) and reject options that
-    belong to the other backend."""
+    belong to the other backend. Upstream probes on every call; when nothing depends on the answer (no
+    mapping to make, no backend-specific option to judge: podman's usual call) it stays None and no
+    iptables/nft process runs."""
     by_backend: dict[str, list[str]] = {}
     if conf.get("externalSetMarkChain") is not None:
         by_backend.setdefault(IPTABLES, []).append("externalSetMarkChain")
@@ -56,6 +57,9 @@ def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None)
         if b:
             by_backend.setdefault(b, []).append(key)
     if conf.get("backend") is None:
+        if not needed and not by_backend:
+            conf["backend"] = None
+            return
         conf["backend"] = (probe or default_backend)()
     wrong = NFTABLES if conf["backend"] == IPTABLES else IPTABLES
     if by_backend.get(wrong):
@@ -64,6 +68,8 @@ def ensure_backend(conf: dict[str, Any], probe: Callable[[], str] | None = None)
 
 
 def default_backend() -> str:
+    from pycni.linux import netfilter  # lazy: the probe is rare (see ensure_backend); the module is not
+
     if not netfilter.supports_iptables() and netfilter.supports_nftables():
         return NFTABLES
     return IPTABLES
@@ -85,8 +91,8 @@ def parse_config(raw: Any, ifname: str, probe: Callable[[], str] | None = None) 
         conf["markMasqBit"] = DEFAULT_MARK_BIT
     if not 0 <= conf["markMasqBit"] <= 31:
         raise ValueError("MasqMarkBit must be between 0 and 31")
-    ensure_backend(conf, probe)
-    if conf["backend"] not in (IPTABLES, NFTABLES):
+    ensure_backend(conf, probe, needed=bool((conf.get("runtimeConfig") or {}).get("portMappings")))
+    if conf["backend"] not in (IPTABLES, NFTABLES, None):
         raise ValueError(f"unrecognized backend {q(conf['backend'])}")
     maps = [_entry(e) for e in (conf.get("runtimeConfig") or {}).get("portMappings") or []]
     for pm in maps:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pycni.plugins.shared.prev_result import without_prev_result
 from pycni.skel import CmdArgs
 
-from . import forwarding
 from .config import parse_config
 
 TYPE_CHECKING = False
@@ -39,7 +38,9 @@ def cmd_add(args: CmdArgs) -> Any:
     if prev is None:
         raise ValueError("must be called as chained plugin")
     if not conf["portMappings"]:
-        return prev
+        return prev  # podman's usual call: nothing to forward, and nothing more is loaded
+    from . import forwarding  # lazy: netfilter and the backends (~3 ms), only with a mapping to make
+
     forwarding.add(conf)
     return prev
 
