@@ -271,6 +271,29 @@ def test_mkdir_all_error_names_the_failing_path(tmp_path):
     assert str(e.value) == f"mkdir {f}: not a directory"
 
 
+def test_only_the_reservation_is_fsynced_not_the_last_reserved_hint(tmp_path, monkeypatch):
+    synced: list[str] = []
+    real_fsync = posix.fsync
+
+    def spy(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(posix, "fsync", spy)
+    s = S.Store("net1", str(tmp_path))
+    s.lock()
+    s.load()
+    try:
+        assert s.reserve("c1", "eth0", ipnet.parse_ip("10.0.0.9"), "0")
+    finally:
+        s.close()
+    assert len(synced) == 1  # the staged reservation, before it is linked as net1/10.0.0.9
+    assert (tmp_path / "net1" / "last_reserved_ip.0").read_bytes() == b"10.0.0.9"
+    # a torn hint (a crash before its data reached the disk) reads as no hint
+    (tmp_path / "net1" / "last_reserved_ip.0").write_bytes(b"")
+    assert layout.read_last_reserved(str(tmp_path / "net1"), "0") is None
+
+
 def test_reservation_file_is_never_partial(tmp_path):
     """The file appears by link(2) of a complete, fsynced staging file."""
     s = S.Store("net1", str(tmp_path))

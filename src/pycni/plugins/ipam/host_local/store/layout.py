@@ -203,10 +203,14 @@ class Stager:
         return True
 
     def replace(self, final: str, data: bytes) -> None:
-        """Atomically set `final` to `data` (rename over it); upstream's `open` error text."""
+        """Atomically set `final` to `data` (rename over it); upstream's `open` error text.
+
+        Not fsynced: its one use is last_reserved_ip, a hint where the next search starts. After a crash
+        it may be old or empty, which read_last_reserved takes as "no hint"; no address depends on it.
+        """
         for _attempt in range(2):
             try:
-                tmp = self.stage(data, 0o600, True)
+                tmp = self.stage(data, 0o600, False)
             except OSError as exc:
                 raise ValueError(path_error("open", final, exc)) from None
             try:
