@@ -171,16 +171,19 @@ def main() -> int:
             samples: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
             for s, d in sides.items():  # warm-up
                 chain_cycle(host, d, cont_path, plugin_confs[s])
-            bares = []
+            bares, wrapped = [], []
             for _ in range(a.runs):
                 for s, d in sides.items():
                     samples[s].append(chain_cycle(host, d, cont_path, plugin_confs[s]))
                 bares.append(host_local_scale.spawn(bare, {}, b"")[0] * 1000)  # same load as this round
+                # and started the way every plugin call above is, for the whole-call comparison
+                wrapped.append(host_local_scale.spawn([shutil.which("ip") or "/usr/sbin/ip", "netns", "exec", host, *bare], {}, b"")[0] * 1000)
             report["cases"][case] = {
                 s: {k: statistics.median(x[k] * 1000 for x in xs) for k in xs[0]} | {
                     "total": statistics.median(sum(x.values()) * 1000 for x in xs)}
                 for s, xs in samples.items()}
             report["cases"][case]["bare"] = statistics.median(bares)
+            report["cases"][case]["bare_wrapped"] = statistics.median(wrapped)
             report["cases"][case]["breakdown"] = probe(host, a.python, cont_path, confs(tempfile.mkdtemp(dir=tmp), dual),
                                                        max(3, a.runs // 3), sides["pycni"])
             print(case, json.dumps(report["cases"][case], indent=1), flush=True)
@@ -209,6 +212,7 @@ def write(report: dict, python: str) -> None:
     for case, sides in report["cases"].items():
         breakdown = sides.pop("breakdown")
         bare = sides.pop("bare")
+        bare_wrapped = sides.pop("bare_wrapped")
         names = list(sides)
         ref = sides["reference"]
         lines += [f"## {case}", "", "| call | " + " | ".join(f"{n} ms" for n in names)
@@ -217,6 +221,11 @@ def write(report: dict, python: str) -> None:
         for k in list(ref):
             lines.append(f"| {k} | " + " | ".join(f"{sides[n][k]:.1f}" for n in names) + " | "
                          + " | ".join(f"{sides[n][k] / ref[k]:.2f}×" for n in names if n != "reference") + " |")
+        noop = ", ".join(f"{k} {sides['pycni'][k]:.1f} ms = {sides['pycni'][k] / bare_wrapped:.2f}×"
+                         for k in ("ADD tuning", "DEL tuning"))
+        lines += ["", f"tuning changes nothing in this chain. Against a bare interpreter started the same way "
+                      f"(`ip netns exec <host> python -I -S -c pass`, {bare_wrapped:.1f} ms): {noop} "
+                      "(goal: within 1.3×)."]
         lines += ["", f"### pycni per call, where the time goes ({case}; ms, medians of probe runs)", "",
                   (f"start: a bare `python -I -S -c pass`, spawned once per round ({bare:.1f} ms); imports: the "
                    "modules the call loads, imported in a fresh interpreter from the launcher's precompiled bundle; "
