@@ -179,6 +179,36 @@ def chain_cases(pdir: str, nets: Netns) -> list[Case]:
     return cases
 
 
+def parallel_round(exe_dir: str, host: str, conts: list[str], side: str, ipmasq: bool = False) -> list[dict]:
+    """All of conts ADD on one bridge + host-local network at once, then all DEL at once: wall times."""
+    data = tempfile.mkdtemp(prefix="pycni-bench-par-")
+    conf = json.dumps({"cniVersion": "1.0.0", "name": "benchpar", "type": "bridge", "bridge": "benchpar0",
+                       "isGateway": True, "ipMasq": ipmasq,
+                       "ipam": {"type": "host-local", "dataDir": data,
+                                "ranges": [[{"subnet": "10.30.0.0/16"}]]}}).encode()
+    rows = []
+    for cmd in ("ADD", "DEL"):
+        procs = []
+        t0 = time.perf_counter()
+        for i, c in enumerate(conts):
+            env = env_for(cmd, f"/var/run/netns/{c}", cid=f"par{i}", path=exe_dir)
+            p = subprocess.Popen(["ip", "netns", "exec", host, f"{exe_dir}/bridge"], env=env, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            p.stdin.write(conf)
+            p.stdin.close()
+            procs.append(p)
+        outs = []
+        for p in procs:
+            outs.append(p.stdout.read())
+            p.wait()
+        wall = time.perf_counter() - t0
+        ok = sum(1 for p in procs if p.returncode == 0)
+        distinct = len({json.loads(o)["ips"][0]["address"] for o in outs if o.strip()}) if cmd == "ADD" else None
+        rows.append({"side": side, "command": cmd, "n": len(conts), "wall_s": wall, "ok": ok, "distinct": distinct})
+    shutil.rmtree(data, ignore_errors=True)
+    return rows
+
+
 def parallel_case(pdir: str, nets: Netns, n: int = 100) -> list[dict]:
     """n ADDs on one bridge + host-local network at once, then n DELs: wall time and peak RSS."""
     from pycni.plugins.registry import PLUGINS
@@ -187,32 +217,7 @@ def parallel_case(pdir: str, nets: Netns, n: int = 100) -> list[dict]:
         return []
     host = nets.add("phost")
     conts = [nets.add(f"p{i}") for i in range(n)]
-    rows = []
-    for side, d in (("pycni", pdir), ("reference", REF)):
-        data = tempfile.mkdtemp(prefix="pycni-bench-par-")
-        conf = json.dumps({"cniVersion": "1.0.0", "name": "benchpar", "type": "bridge", "bridge": "benchpar0",
-                           "isGateway": True, "ipam": {"type": "host-local", "dataDir": data,
-                                                       "ranges": [[{"subnet": "10.30.0.0/16"}]]}}).encode()
-        for cmd in ("ADD", "DEL"):
-            procs = []
-            t0 = time.perf_counter()
-            for i, c in enumerate(conts):
-                env = env_for(cmd, f"/var/run/netns/{c}", cid=f"par{i}", path=d)
-                p = subprocess.Popen(["ip", "netns", "exec", host, f"{d}/bridge"], env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                p.stdin.write(conf)
-                p.stdin.close()
-                procs.append(p)
-            outs = []
-            for p in procs:
-                outs.append(p.stdout.read())
-                p.wait()
-            wall = time.perf_counter() - t0
-            ok = sum(1 for p in procs if p.returncode == 0)
-            distinct = len({json.loads(o)["ips"][0]["address"] for o in outs if o.strip()}) if cmd == "ADD" else None
-            rows.append({"side": side, "command": cmd, "n": n, "wall_s": wall, "ok": ok, "distinct": distinct})
-        shutil.rmtree(data, ignore_errors=True)
-    return rows
+    return parallel_round(pdir, host, conts, "pycni") + parallel_round(REF, host, conts, "reference")
 
 
 def goals(rows: list[dict], par: list[dict]) -> list[str]:

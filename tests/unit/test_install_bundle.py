@@ -12,6 +12,7 @@ import ast
 import json
 import marshal
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -46,9 +47,7 @@ STATIC_RUNS = [({"CNI_COMMAND": "ADD"}, STATIC_CONF), ({"CNI_COMMAND": "VERSION"
 # class name and whether the module has a global CHANGED, and whether __future__ was imported.
 LAUNCHER_PROBE = r"""
 import sys, posix
-path = sys.argv[1]
-with open(path) as f:
-    text = f.read()
+path, text = sys.argv[1], sys.argv[2]
 real_exit = posix._exit
 def report(code=0):
     mods = {}
@@ -67,9 +66,12 @@ report(0)
 """
 
 
-def shebang_python(launcher: str) -> str:
-    with open(launcher) as f:
-        return f.readline()[2:].split()[0]
+def launcher_parts(launcher: str) -> tuple[str, str]:
+    """(the interpreter, the Python code) of a launcher's `exec python -IS -c CODE "$@"` line."""
+    text = Path(launcher).read_text()
+    argv = shlex.split(text[text.index("\nexec ") + 6:])
+    assert argv[1:3] == ["-IS", "-c"] and argv[4:] == ["$@"], argv
+    return argv[0], argv[3]
 
 
 def run(launcher: str, env: dict[str, str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
@@ -77,7 +79,8 @@ def run(launcher: str, env: dict[str, str], stdin: bytes) -> subprocess.Complete
 
 
 def probe(launcher: str, env: dict[str, str], stdin: bytes) -> tuple[subprocess.CompletedProcess[bytes], dict]:
-    p = subprocess.run([shebang_python(launcher), "-I", "-S", "-c", LAUNCHER_PROBE, launcher],
+    python, code = launcher_parts(launcher)
+    p = subprocess.run([python, "-I", "-S", "-c", LAUNCHER_PROBE, launcher, code],
                        env={**ENV, **env}, input=stdin, capture_output=True, timeout=60)
     lines = [line for line in p.stderr.decode().splitlines() if line.startswith("PYCNI-PROBE ")]
     assert lines, p.stderr.decode()
@@ -242,17 +245,18 @@ def test_install_writes_bundles_in_a_hidden_dir(bins: tuple[str, str]) -> None:
         launcher = os.path.join(with_b, name)
         assert os.stat(launcher).st_mode & 0o777 == 0o755
         text = Path(launcher).read_text()
-        assert text.splitlines()[1] == f"# pycni-plugin: {module}"
-        assert repr(B.bundle_path(with_b, name)) in text and os.path.isabs(B.bundle_path(with_b, name))
-        imported = {a.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module for n in ast.walk(ast.parse(text)) if isinstance(n, ast.ImportFrom)}
+        assert text.splitlines()[:2] == ["#!/bin/sh", f"# pycni-plugin: {module}"]
+        _, code = launcher_parts(launcher)
+        assert f'"{B.bundle_path(with_b, name)}"' in code and os.path.isabs(B.bundle_path(with_b, name))
+        imported = {a.name for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(ast.parse(code)) if isinstance(n, ast.ImportFrom)}
         assert imported == {"sys", "posix", "marshal", "_frozen_importlib_external", module, "pycni.skel"}  # all loaded at start-up
 
 
 def test_the_launchers_bundle_loading_imports_nothing(bins: tuple[str, str]) -> None:
     with_b, _ = bins
     module = PLUGINS["static"]
-    head = Path(with_b, "static").read_text().split(f"from {module} import PLUGIN\n")[0]
+    head = launcher_parts(os.path.join(with_b, "static"))[1].split(f"from {module} import PLUGIN\n")[0]
     code = ("import sys\nbefore = set(sys.modules)\n" + head +
             "print(sorted(set(sys.modules) - before), type(sys.meta_path[0]).__name__, sys.meta_path[0].__name__)")
     p = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
@@ -356,7 +360,7 @@ def test_install_with_another_python(bins: tuple[str, str], tmp_path: Path, caps
     assert cli_main(["install-plugins", "--python", DEBIAN, d, "--only", "static", "host-local"]) == 0
     assert capsys.readouterr().out.split() == [os.path.join(d, "host-local"), os.path.join(d, "static")]
     launcher = os.path.join(d, "static")
-    assert Path(launcher).read_text().startswith(f"#!{DEBIAN} -IS\n")
+    assert launcher_parts(launcher)[0] == DEBIAN
     assert Path(B.bundle_path(d, "static")).read_bytes()[:4] == magic_of(DEBIAN)
     for env, stdin in STATIC_RUNS:
         a, b = run(launcher, env, stdin), run(os.path.join(with_b, "static"), env, stdin)
@@ -382,6 +386,32 @@ def test_an_unusable_python_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_launcher_text_without_a_bundle_is_todays() -> None:
-    text = launcher_text(PLUGINS["static"], "/usr/bin/python3", "/x")
+    text = launcher_text(PLUGINS["static"], "/usr/bin/python3", "/x", version_reply='{"v":1}\n')
     assert "bundle" not in text
-    assert text.startswith("#!/usr/bin/python3 -IS\n# pycni-plugin: pycni.plugins.ipam.static\n")
+    assert text.startswith("#!/bin/sh\n# pycni-plugin: pycni.plugins.ipam.static\n")
+    assert "printf '%s' '{\"v\":1}\n'\n" in text and "\nexec /usr/bin/python3 -IS -c 'import sys\n" in text
+
+
+# --- VERSION answered by sh ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(PLUGINS))
+def test_sh_answers_version_exactly_as_python_does(bins: tuple[str, str], name: str) -> None:
+    with_b, _ = bins
+    launcher = os.path.join(with_b, name)
+    by_sh = run(launcher, {"CNI_COMMAND": "VERSION"}, b'{"cniVersion": "0.4.0"}')
+    python, code = launcher_parts(launcher)
+    by_python = subprocess.run([python, "-IS", "-c", code], env={**ENV, "CNI_COMMAND": "VERSION"},
+                               input=b'{"cniVersion": "0.4.0"}', capture_output=True, timeout=60)
+    assert (by_sh.returncode, by_sh.stdout, by_sh.stderr) == (by_python.returncode, by_python.stdout, b"")
+    assert json.loads(by_sh.stdout)["supportedVersions"][-1] == "1.1.0"
+
+
+def test_everything_else_reaches_python(bins: tuple[str, str], tmp_path: Path) -> None:
+    with_b, _ = bins
+    # no CNI_COMMAND: the about text; arguments (as `dhcp daemon` takes): never the VERSION shortcut
+    p = run(os.path.join(with_b, "static"), {}, b"")
+    assert p.returncode == 0 and p.stderr.startswith(b"CNI static plugin")
+    p = subprocess.run([os.path.join(with_b, "dhcp"), "daemon", "-h"], env={**ENV, "CNI_COMMAND": "VERSION"},
+                       capture_output=True, timeout=60)
+    assert b"supportedVersions" not in p.stdout and b"socketpath" in p.stdout + p.stderr
