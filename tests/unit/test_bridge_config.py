@@ -10,7 +10,7 @@ import pytest
 from pycni import skel
 from pycni.plugins.main import bridge as B
 from pycni.plugins.main.bridge import config, gateways
-from pycni.plugins.main.bridge import plugin as bridge_plugin
+from pycni.plugins.main.bridge import delete as bridge_delete
 
 BASE = {"cniVersion": "1.0.0", "name": "net1", "type": "bridge"}
 
@@ -211,9 +211,9 @@ def test_prev_ips_for_masquerade_teardown() -> None:
             "interfaces": [{"name": "cni0"}, {"name": "veth1"}, {"name": "eth0", "sandbox": "/x"}],
             "ips": [{"interface": 2, "address": "10.1.0.5/24"}, {"interface": 0, "address": "10.9.0.1/24"},
                     {"address": "fd00::5/64"}]}
-    assert bridge_plugin.prev_ips(conf(prevResult=prev), "eth0") == ["10.1.0.5/24", "fd00::5/64"]
-    assert bridge_plugin.prev_ips(conf(), "eth0") == []
-    assert bridge_plugin.prev_ips(conf(prevResult={"cniVersion": "1.0.0", "ips": "bad"}), "eth0") == []
+    assert bridge_delete.prev_ips(conf(prevResult=prev), "eth0") == ["10.1.0.5/24", "fd00::5/64"]
+    assert bridge_delete.prev_ips(conf(), "eth0") == []
+    assert bridge_delete.prev_ips(conf(prevResult={"cniVersion": "1.0.0", "ips": "bad"}), "eth0") == []
 
 
 def test_dns_override_rule() -> None:
