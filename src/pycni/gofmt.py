@@ -9,6 +9,7 @@ modules and never touches the kernel or the environment.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # built in; `signal` itself would load enum
 import posix
 import sys
 import time
@@ -154,6 +155,15 @@ def errno_text(err: int | OSError) -> str:
 def path_error(op: str, path: str, err: int | OSError) -> str:
     """*fs.PathError.Error(): `<op> <path>: <errno text>`."""
     return f"{op} {path}: {errno_text(err)}"
+
+
+def exit_text(status: int) -> str:
+    """*exec.ExitError.Error() for an exit status as Python reports it (negative: killed by that signal):
+    `exit status N` or `signal: <name>`, the C library's name with its first letter lowered, as Go's table."""
+    if status >= 0:
+        return f"exit status {status}"
+    name = _signal.strsignal(-status) or f"signal {-status}"
+    return f"signal: {name[:1].lower()}{name[1:]}"
 
 
 # ---------------------------------------------------------------------------------------------

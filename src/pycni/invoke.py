@@ -12,7 +12,7 @@ import sys
 import time
 
 from pycni import skel
-from pycni.gofmt import errno_text, q
+from pycni.gofmt import errno_text, exit_text, q
 from pycni.linux import spawn
 from pycni.plugins.registry import PLUGINS
 from pycni.spec import errors as E
@@ -91,19 +91,9 @@ def _exec(path: str, env: dict[str, str], stdin: bytes) -> tuple[int, bytes, byt
     return rc, out, err
 
 
-def _exit_text(rc: int) -> str:
-    """Go's *exec.ExitError text: "exit status N" or "signal: <name>"."""
-    if rc >= 0:
-        return f"exit status {rc}"
-    import signal  # lazy: only a delegate killed by a signal
-
-    name = signal.strsignal(-rc) or f"signal {-rc}"
-    return f"signal: {name[:1].lower()}{name[1:]}"
-
-
 def _error_from_output(rc: int, stdout: bytes, stderr: bytes) -> CNIError:
     """RawExec.pluginErr: the delegate's error object from stdout, else a code-0 error saying why not."""
-    exit_err = _exit_text(rc)
+    exit_err = exit_text(rc)
     if not stdout:
         if not stderr:
             return CNIError(E.UNKNOWN, f"netplugin failed with no error message: {exit_err}")

@@ -91,3 +91,11 @@ def test_wrap_turns_a_kernel_error_into_upstreams_text() -> None:
     with pytest.raises(KeyError):  # anything else passes through untouched
         with wrap("failed to lookup %q", "eth0"):
             raise KeyError("x")
+
+
+@pytest.mark.parametrize(("status", "text"), [
+    (0, "exit status 0"), (3, "exit status 3"), (-9, "signal: killed"), (-15, "signal: terminated"),
+    (-11, "signal: segmentation fault"), (-10, "signal: user defined signal 1"), (-13, "signal: broken pipe"),
+])
+def test_exit_text_is_go_exit_error(status: int, text: str) -> None:
+    assert gofmt.exit_text(status) == text

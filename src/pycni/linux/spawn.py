@@ -11,6 +11,8 @@ import _signal  # type: ignore[import-not-found]  # signal itself would load enu
 import posix
 import time
 
+from pycni.gofmt import exit_text
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -34,13 +36,7 @@ class Completed:
 
     def status_text(self) -> str:
         """Go's *exec.ExitError text: `exit status N` or `signal: <name>`."""
-        if self.status >= 0:
-            return f"exit status {self.status}"
-        return "signal: " + _SIGNAMES.get(-self.status, f"signal {-self.status}")
-
-
-_SIGNAMES = {9: "killed", 15: "terminated", 6: "aborted", 11: "segmentation fault", 13: "broken pipe",
-             2: "interrupt", 1: "hangup"}
+        return exit_text(self.status)
 
 
 def lookpath(prog: str, env: Mapping[str, str] | None = None) -> str | None:
