@@ -11,11 +11,8 @@ from __future__ import annotations
 import sys
 
 from pycni import invoke
-from pycni.netlink import netns
-from pycni.netlink.netns import NetNSError, NSPathNotExistError
-from pycni.netlink.socket import LinkNotFoundError
 from pycni.plugins.shared.conf import ipam_type as ipam_type_of
-from pycni.plugins.shared.veth import del_link_with_addrs
+from pycni.plugins.shared.veth import delete_container_veth
 from pycni.skel import CmdArgs
 from pycni.spec.netconf import parse_prev_result
 from pycni.spec.result import convert
@@ -50,20 +47,7 @@ def cmd_del(args: CmdArgs) -> None:
     conf = load_netconf(args.conf, args.args)
     ipam_type = ipam_type_of(conf)
 
-    netns_gone = args.netns == ""
-    addrs: list[str] = []
-    if not netns_gone:
-        try:
-            with netns.netns(args.netns):
-                try:
-                    addrs = del_link_with_addrs(args.ifname)
-                except LinkNotFoundError:
-                    addrs = []
-        except NSPathNotExistError:
-            netns_gone = True
-        except NetNSError as exc:
-            raise ValueError(str(exc)) from None
-
+    addrs = delete_container_veth(args.netns, args.ifname)
     if ipam_type:
         invoke.ipam_call(ipam_type, "DEL", args)
 

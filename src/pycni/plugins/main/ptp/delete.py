@@ -7,11 +7,8 @@ container ID, so it goes even when the netns, CNI_NETNS or the link is already g
 from __future__ import annotations
 
 from pycni import invoke
-from pycni.netlink import netns
-from pycni.netlink.netns import NSPathNotExistError
-from pycni.netlink.socket import LinkNotFoundError
 from pycni.plugins.shared.conf import decode_conf, ipam_type
-from pycni.plugins.shared.veth import del_link_with_addrs
+from pycni.plugins.shared.veth import delete_container_veth
 from pycni.skel import CmdArgs
 from pycni.spec.godecode import BOOL, INT, STRING
 
@@ -29,16 +26,7 @@ def load_conf(args: CmdArgs) -> dict[str, Any]:
 def cmd_del(args: CmdArgs) -> None:
     conf = load_conf(args)
     invoke.ipam_call(ipam_type(conf), "DEL", args)
-    addrs: list[str] = []
-    if args.netns != "":
-        try:
-            with netns.netns(args.netns):
-                try:
-                    addrs = del_link_with_addrs(args.ifname)
-                except LinkNotFoundError:
-                    pass
-        except NSPathNotExistError:
-            pass
+    addrs = delete_container_veth(args.netns, args.ifname)
     if conf.get("ipMasq"):
         from pycni.linux import ipmasq  # lazy: netfilter and the spawner cost ~2 ms a call; only ipMasq needs them
 
