@@ -9,6 +9,7 @@ from pycni.linux import link, tc
 from pycni.netlink import netns
 from pycni.netlink.netns import NetNSError
 from pycni.netlink.socket import LinkNotFoundError, NetlinkError, wrap
+from pycni.plugins.shared.netns import check_netns  # noqa: F401  (plugin.py calls it through this module)
 
 from .config import Bandwidth
 
@@ -44,13 +45,6 @@ def ifb_name(network: str, container_id: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Host side
-
-
-def check_netns(path: str) -> None:
-    try:
-        netns.check_netns_path(path)
-    except NetNSError as exc:
-        raise ValueError(f"failed to open netns {q(path)}: {exc}") from None
 
 
 def veth_peer_index(ifname: str) -> int:
