@@ -91,10 +91,11 @@ def parse_config(raw: Any, ifname: str, probe: Callable[[], str] | None = None) 
         conf["markMasqBit"] = DEFAULT_MARK_BIT
     if not 0 <= conf["markMasqBit"] <= 31:
         raise ValueError("MasqMarkBit must be between 0 and 31")
-    ensure_backend(conf, probe, needed=bool((conf.get("runtimeConfig") or {}).get("portMappings")))
+    wanted = (conf.get("runtimeConfig") or {}).get("portMappings") or []
+    ensure_backend(conf, probe, needed=bool(wanted))
     if conf["backend"] not in (IPTABLES, NFTABLES, None):
         raise ValueError(f"unrecognized backend {q(conf['backend'])}")
-    maps = [_entry(e) for e in (conf.get("runtimeConfig") or {}).get("portMappings") or []]
+    maps = [_entry(e) for e in wanted]
     for pm in maps:
         if pm["containerPort"] <= 0:
             raise ValueError(f"Invalid container port number: {pm['containerPort']}")
