@@ -29,6 +29,7 @@ PROBE = os.path.join(HERE, "chain_probe.py")
 sys.path.insert(0, HERE)
 sys.path.insert(0, SRC)
 import host_local_scale  # noqa: E402  (the shared posix_spawn timer)
+from run import interpreter_version  # noqa: E402  (bench/run.py)
 
 CHAIN = ["bridge", "portmap", "firewall", "tuning"]
 MODULES = {"bridge": "pycni.plugins.main.bridge", "portmap": "pycni.plugins.meta.portmap",
@@ -197,8 +198,7 @@ def main() -> int:
 
 
 def write(report: dict, python: str) -> None:
-    ver = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    ver = interpreter_version(python)
     lines = ["# podman's default chain: pycni vs the reference", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, Python {ver}, {os.cpu_count()} CPUs, "
              f"{report['runs']} rounds, sides alternated. Chain: bridge (ipMasq, hairpinMode, isGateway, host-local) → "

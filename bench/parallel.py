@@ -56,8 +56,7 @@ def main() -> int:
 
 
 def write(a: argparse.Namespace, rows: list[dict], load: list[float]) -> None:
-    py = subprocess.run([a.python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0])"],
-                        capture_output=True, text=True, check=False).stdout.strip()
+    py = R.interpreter_version(a.python)
     lines = [f"# {a.n} parallel bridge + host-local ADDs, then {a.n} DELs: pycni vs the reference", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, launchers on Python {py}, {os.cpu_count()} CPUs, "
              f"{a.rounds} rounds per setting, the side that goes first alternating. All {a.n} execs of a command "

@@ -22,10 +22,12 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "src"))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
 import test_podman as E  # noqa: E402  (the e2e test's private podman world)
+from run import interpreter_version  # noqa: E402  (bench/run.py)
 
 SIDES = ("reference", "pycni")
 
@@ -93,8 +95,7 @@ def main() -> int:
 
 def write(a: argparse.Namespace, times: dict[tuple[str, str], list[float]], load: list[float], left: tuple) -> None:
     ver = subprocess.run(["podman", "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    py = subprocess.run([a.python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0])"],
-                        capture_output=True, text=True, check=False).stdout.strip()
+    py = interpreter_version(a.python)
     med = {k: statistics.median(v) for k, v in times.items()}
     lines = [
         "# podman with pycni vs the reference: `podman run -d -p` and `podman rm -f`", "",

@@ -105,24 +105,22 @@ TUNING_NOOP = CORE | {
 }
 
 
+def _chained(plugin: str, **extra: object) -> bytes:
+    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/proc/self/ns/net"}],
+            "ips": [{"address": "10.88.0.5/16", "gateway": "10.88.0.1", "interface": 0}]}
+    return json.dumps({"cniVersion": "1.0.0", "name": "podman", "type": plugin, "prevResult": prev, **extra}).encode()
+
+
 def test_tuning_that_changes_nothing_loads_no_kernel_stack():
     # podman's default chain ends in a bare {"type": "tuning"}: ADD checks the netns and passes the result
     # on, DEL finds no backup. Neither needs netlink, setns (ctypes before 3.12) or os.
-    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/proc/self/ns/net"}],
-            "ips": [{"address": "10.88.0.5/16", "gateway": "10.88.0.1", "interface": 0}]}
-    conf = json.dumps({"cniVersion": "1.0.0", "name": "podman", "type": "tuning", "prevResult": prev}).encode()
+    conf = _chained("tuning")
     for cmd in ("ADD", "DEL"):
         env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": "c1", "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "eth0",
                "CNI_PATH": "/nonexistent"}
         mods = loaded("pycni.plugins.meta.tuning", env, conf)
         check(mods, TUNING_NOOP)
         assert not mods & {"os", "ctypes", "pycni.netlink.codec", "pycni.netlink.socket"}
-
-
-def _chained(plugin: str, **extra: object) -> bytes:
-    prev = {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/proc/self/ns/net"}],
-            "ips": [{"address": "10.88.0.5/16", "gateway": "10.88.0.1", "interface": 0}]}
-    return json.dumps({"cniVersion": "1.0.0", "name": "podman", "type": plugin, "prevResult": prev, **extra}).encode()
 
 
 def test_portmap_and_bandwidth_with_nothing_to_do_load_no_kernel_stack():
