@@ -10,20 +10,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 REF = "/usr/lib/cni/host-local"
 pytestmark = pytest.mark.skipif(not os.access(REF, os.X_OK), reason=f"reference binary {REF} not installed")
-
-
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory):
-    d = tmp_path_factory.mktemp("bin")
-    subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", str(d), "--only", "host-local"],
-                   check=True, capture_output=True)
-    return str(d / "host-local")
 
 
 def call(exe: str, cmd: str, conf: dict, cid: str = "c1", ifname: str = "eth0", args: str = ""):

@@ -9,21 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from pycni.plugins.ipam.host_local.store import inspect
 
 N = 100
-
-
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory):
-    d = tmp_path_factory.mktemp("bin")
-    subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", str(d), "--only", "host-local"],
-                   check=True, capture_output=True)
-    return str(d / "host-local")
 
 
 def start(exe: str, cmd: str, conf: dict, cid: str, ifname: str = "eth0") -> subprocess.Popen:

@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a
 
 PAGE = 4096
 RANGES = [[{"subnet": "10.40.0.0/24"}], [{"subnet": "2001:db8:40::/64"}]]
-
-
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory):
-    d = tmp_path_factory.mktemp("bin")
-    subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", str(d), "--only", "host-local"],
-                   check=True, capture_output=True)
-    return str(d / "host-local")
 
 
 def call(exe: str, cmd: str, data_dir: str, cid: str, ifname: str = "eth0"):

@@ -10,14 +10,6 @@ import sys
 import pytest
 
 
-@pytest.fixture(scope="module")
-def pycni_bin(tmp_path_factory):
-    d = tmp_path_factory.mktemp("bin")
-    subprocess.run([sys.executable, "-m", "pycni.cli.main", "install-plugins", str(d), "--only", "host-local"],
-                   check=True, capture_output=True)
-    return str(d / "host-local")
-
-
 def call(exe: str, cmd: str, conf: dict, cid: str = "", ifname: str = "eth0"):
     env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": cid, "CNI_NETNS": "/var/run/netns/none", "CNI_IFNAME": ifname,
            "CNI_PATH": "/opt/cni/bin", "PATH": os.environ.get("PATH", "")}
