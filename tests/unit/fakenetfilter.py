@@ -161,26 +161,25 @@ class FakeNft:
                 return Completed(argv, 1, "", "Error: No such file or directory\nlist table ...\n")
             items = [{"metainfo": {"json_schema_version": 1}}, {"table": {"family": args[3], "name": args[4]}}]
             for key in keys:
-                items.append({"chain": {"family": key[0], "table": key[1], "name": key[2], "handle": 1}})
-                for h, c in self.chains[key]:
-                    rule = {"family": key[0], "table": key[1], "chain": key[2], "handle": h, "expr": []}
-                    if c is not None:
-                        rule["comment"] = c
-                    items.append({"rule": rule})
+                items += self._chain_items(key)
             return Completed(argv, 0, json.dumps({"nftables": items}), "")
         if args[:3] == ["--json", "list", "chain"]:
             key = (args[3], args[4], args[5])
             if key not in self.chains:
                 return Completed(argv, 1, "", "Error: No such file or directory\nlist chain ...\n")
-            items: list[dict] = [{"metainfo": {"json_schema_version": 1}},
-                                 {"chain": {"family": key[0], "table": key[1], "name": key[2], "handle": 1}}]
-            for h, c in self.chains[key]:
-                rule = {"family": key[0], "table": key[1], "chain": key[2], "handle": h, "expr": []}
-                if c is not None:
-                    rule["comment"] = c
-                items.append({"rule": rule})
+            items = [{"metainfo": {"json_schema_version": 1}}, *self._chain_items(key)]
             return Completed(argv, 0, json.dumps({"nftables": items}), "")
         raise AssertionError(f"unexpected nft call {args}")
+
+    def _chain_items(self, key: tuple[str, str, str]) -> list[dict]:
+        """`nft --json` objects of one chain: the chain, then its rules (with their comments)."""
+        items: list[dict] = [{"chain": {"family": key[0], "table": key[1], "name": key[2], "handle": 1}}]
+        for h, c in self.chains[key]:
+            rule = {"family": key[0], "table": key[1], "chain": key[2], "handle": h, "expr": []}
+            if c is not None:
+                rule["comment"] = c
+            items.append({"rule": rule})
+        return items
 
 
 class FakeNetfilter:
