@@ -29,7 +29,7 @@ PROBE = os.path.join(HERE, "chain_probe.py")
 sys.path.insert(0, HERE)
 sys.path.insert(0, SRC)
 import host_local_scale  # noqa: E402  (the shared posix_spawn timer)
-from run import interpreter_version  # noqa: E402  (bench/run.py)
+from run import interpreter_version, write_markdown  # noqa: E402  (bench/run.py)
 
 CHAIN = ["bridge", "portmap", "firewall", "tuning"]
 MODULES = {"bridge": "pycni.plugins.main.bridge", "portmap": "pycni.plugins.meta.portmap",
@@ -240,10 +240,7 @@ def write(report: dict, python: str) -> None:
                          f"({b['helpers_n']:.0f}) | {b['netlink']:.1f} | {b['fsync']:.1f} ({b['fsync_n']:.0f}) | "
                          f"{b['ipam']:.1f} | {other:.1f} | {b['progs']} |")
         lines.append("")
-    path = os.path.join(HERE, "RESULTS-chain.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {write_markdown('RESULTS-chain.md', lines)}")
 
 
 if __name__ == "__main__":

@@ -82,9 +82,7 @@ def write(a: argparse.Namespace, rows: list[dict], load: list[float]) -> None:
             if ipmasq and cmd == "ADD":
                 goal = f"Goal: with ipMasq on, ADD wall time no more than the reference's: {ratio:.2f}×."
     lines += ["", goal]
-    path = os.path.join(HERE, "RESULTS-parallel.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    R.write_markdown("RESULTS-parallel.md", lines)
     print("\n".join(lines))
 
 

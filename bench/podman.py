@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "src"))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
 import test_podman as E  # noqa: E402  (the e2e test's private podman world)
-from run import interpreter_version  # noqa: E402  (bench/run.py)
+from run import interpreter_version, write_markdown  # noqa: E402  (bench/run.py)
 
 SIDES = ("reference", "pycni")
 
@@ -115,9 +115,7 @@ def write(a: argparse.Namespace, times: dict[tuple[str, str], list[float]], load
     lines += ["", f"Goal: `podman run -d -p` within 1.1× of the reference: "
                   f"{med[('pycni', 'run')] / med[('reference', 'run')]:.2f}×. Left after the last `podman rm` "
                   f"(host veths, pycni allocations, cache files): {left}."]
-    path = os.path.join(HERE, "RESULTS-podman.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_markdown("RESULTS-podman.md", lines)
     print("\n".join(lines))
 
 

@@ -247,6 +247,14 @@ def goals(rows: list[dict], par: list[dict]) -> list[str]:
     return out
 
 
+def write_markdown(name: str, lines: list[str]) -> str:
+    """Write bench/<name> from its lines; returns the path."""
+    path = os.path.join(HERE, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
 def interpreter_version(python: str) -> str:
     p = subprocess.run([python, "-I", "-S", "-c", "import sys; print(sys.version.split()[0])"],
                        capture_output=True, text=True, check=True)
